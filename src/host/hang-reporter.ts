@@ -1,0 +1,93 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { relative, resolve } from 'node:path'
+import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node'
+import type { KillRecord } from '../shared/kill-log.js'
+import type { HangEntry, SerializedStop } from '../shared/report.js'
+import { STOPPED_CODE } from '../shared/report.js'
+import { ReportFile } from './report-file.js'
+
+/**
+ * Collects every test the watchdog stopped, from the test results Vitest
+ * already carries to the main process, and writes the JSON report as the run
+ * goes, so a run killed from outside still leaves what was seen so far.
+ */
+export class HangReporter implements Reporter {
+  private vitest: Vitest | undefined
+  private readonly hangs: HangEntry[] = []
+  private file: ReportFile | undefined
+
+  constructor(private readonly options: { outputFile: string | undefined; killLogFile: string }) {}
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest
+    if (this.options.outputFile) {
+      this.file = new ReportFile(resolve(vitest.config.root, this.options.outputFile))
+      this.file.write({ hangs: this.hangs, leaks: [] })
+    }
+  }
+
+  onTestCaseResult(testCase: TestCase): void {
+    for (const error of testCase.result().errors ?? []) {
+      const stop = error as unknown as Partial<SerializedStop>
+      if (stop.code !== STOPPED_CODE || !stop.stage) continue
+      this.add({
+        file: this.relative(testCase.module.moduleId),
+        test: testCase.fullName,
+        stage: stop.stage,
+        killAfter: stop.killAfter ?? 0,
+        elapsedMs: Math.round(stop.elapsedMs ?? 0),
+        location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
+        stack: stop.stack ?? '',
+      })
+    }
+  }
+
+  onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+    this.readKillLog()
+    this.file?.write({ hangs: this.hangs, leaks: [] })
+    if (this.hangs.length > 0) {
+      const where = this.file ? `; report: ${this.relative(this.file.path)}` : ''
+      this.vitest?.logger.log(`vitest-watchdog: stopped ${this.hangs.length} test${this.hangs.length === 1 ? '' : 's'}${where}`)
+      for (const hang of this.hangs) {
+        const at = hang.location ? `${hang.location.file}:${hang.location.line}:${hang.location.column}` : 'no JavaScript running (async hang)'
+        this.vitest?.logger.log(`  ${hang.stage.padEnd(9)} ${hang.file} > ${hang.test}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)  at ${at}`)
+      }
+    }
+  }
+
+  private add(entry: HangEntry): void {
+    this.hangs.push(entry)
+    this.file?.write({ hangs: this.hangs, leaks: [] })
+  }
+
+  /** Stops whose worker was killed leave no test result behind, only the helper's record. */
+  private readKillLog(): void {
+    const path = this.options.killLogFile
+    if (!existsSync(path)) return
+    const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean)
+    rmSync(path, { force: true })
+    for (const line of lines) {
+      let record: KillRecord
+      try {
+        record = JSON.parse(line) as KillRecord
+      } catch {
+        continue
+      }
+      if (!record.test) continue
+      this.hangs.push({
+        file: this.relative(record.test.file),
+        test: record.test.name,
+        stage: 'kill',
+        killAfter: record.test.killAfter,
+        elapsedMs: Math.round(record.at - record.test.startedAt),
+        location: record.location ? { ...record.location, file: this.relative(record.location.file) } : null,
+        stack: record.stack,
+        note: record.reason,
+      })
+    }
+  }
+
+  private relative(path: string): string {
+    return this.vitest ? relative(this.vitest.config.root, path) || path : path
+  }
+}

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { TestProject, Vite, Vitest } from 'vitest/node'
+import { WatchdogConfigError } from '../shared/errors.js'
+import { checkDuration, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
+import { HangReporter } from './hang-reporter.js'
+
+const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
+
+/** Pools whose test thread is the process's main thread: the helper can pause it with connectToMainThread(). */
+const INTERRUPTIBLE_POOLS = new Set(['forks', 'vmForks'])
+
+interface TagLike {
+  name?: unknown
+  meta?: Record<string, unknown>
+}
+
+/**
+ * `plugins: [watchdog()]`: every test of the project runs under the watchdog's
+ * runner, which stops it at its budget (abort, then interrupt), and a reporter
+ * in the main process writes what was stopped.
+ */
+export function watchdog(options?: WatchdogOptions): Vite.Plugin {
+  const resolved = resolveOptions(options)
+  // Where a helper writes before it kills its own worker; one per plugin instance, removed at the end of the run.
+  const killLogFile = join(tmpdir(), `vitest-watchdog-${process.pid}-${randomUUID()}.jsonl`)
+  const reporters = new WeakMap<Vitest, HangReporter>()
+
+  return {
+    name: 'vitest-watchdog',
+    config(config) {
+      const test = (config as { test?: { runner?: unknown; tags?: TagLike[] } }).test ?? {}
+      if (test.runner !== undefined) {
+        throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
+      }
+      for (const tag of test.tags ?? []) {
+        if (tag?.meta && tag.meta.killAfter !== undefined) {
+          checkDuration('meta.killAfter', tag.meta.killAfter, `tag "${String(tag.name)}" of the vitest config`)
+        }
+      }
+      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, killLogFile }
+      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings } } } as object
+    },
+    configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
+      const pool = String(project.config.pool)
+      if (!INTERRUPTIBLE_POOLS.has(pool)) {
+        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" gets the abort stage only; interrupt needs pool "forks" (Vitest's default).`)
+      }
+      if (!reporters.has(vitest)) {
+        const reporter = new HangReporter({ outputFile: resolved.outputFile, killLogFile })
+        reporters.set(vitest, reporter)
+        ;(vitest.config.reporters as unknown[]).push(reporter)
+      }
+    },
+  } as Vite.Plugin
+}

@@ -1,0 +1,24 @@
+/**
+ * When a worker has to be killed from inside (the helper kills its own
+ * process), no test result reaches the main process. The helper first appends
+ * one JSON line per kill to a file the main process reads at the end of the run.
+ */
+
+/** Sent by the runner at each test start; the helper needs it only if it must kill the worker. */
+export interface RunningTest {
+  seq: number
+  file: string
+  name: string
+  killAfter: number
+  budgetSource: string
+  startedAt: number
+}
+
+export interface KillRecord {
+  reason: string
+  pid: number
+  at: number
+  test: RunningTest | null
+  location: { file: string; line: number; column: number } | null
+  stack: string
+}

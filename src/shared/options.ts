@@ -1,0 +1,61 @@
+import { WatchdogOptionError, type OptionSource } from './errors.js'
+
+export interface WatchdogOptions {
+  /** Budget per test in ms. Default: each test's own Vitest timeout. */
+  killAfter?: number
+  /** How long each stage waits for the test to stop before escalating, in ms. */
+  grace?: number
+  /** Path of the JSON hang report, relative to the project root. */
+  outputFile?: string
+}
+
+/**
+ * 1 s lets cooperative code finish its `finally` blocks and close a server or
+ * two after the abort, while a hung CI job still learns within seconds.
+ */
+export const DEFAULT_GRACE_MS = 1_000
+
+/** What the worker needs to know, as it travels through Vitest's `provide`. */
+export interface WorkerSettings {
+  killAfter: number | null
+  grace: number
+  /** File the helper appends to before it kills its worker (see worker/helper.ts). */
+  killLogFile: string | null
+}
+
+export const PROVIDE_KEY = 'vitestWatchdog'
+
+/** A budget in ms: a finite number >= 0. 0 means "no budget" (as Vitest's own timeouts do). */
+export function checkDuration(option: string, value: unknown, source: OptionSource): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new WatchdogOptionError(option, value, source, 'a finite number of milliseconds >= 0')
+  }
+  return value
+}
+
+const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'outputFile'])
+
+export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions, 'grace'>> & WatchdogOptions {
+  const source = 'watchdog() plugin options'
+  if (options === undefined) return { grace: DEFAULT_GRACE_MS }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new WatchdogOptionError('options', options, source, 'an object')
+  }
+  const o = options as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new WatchdogOptionError(key, o[key], source, `one of the known options (${[...KNOWN_OPTIONS].join(', ')})`)
+    }
+  }
+  const resolved: Required<Pick<WatchdogOptions, 'grace'>> & WatchdogOptions = {
+    grace: o.grace === undefined ? DEFAULT_GRACE_MS : checkDuration('grace', o.grace, source),
+  }
+  if (o.killAfter !== undefined) resolved.killAfter = checkDuration('killAfter', o.killAfter, source)
+  if (o.outputFile !== undefined) {
+    if (typeof o.outputFile !== 'string' || o.outputFile.trim() === '') {
+      throw new WatchdogOptionError('outputFile', o.outputFile, source, 'a non-empty path string')
+    }
+    resolved.outputFile = o.outputFile
+  }
+  return resolved
+}

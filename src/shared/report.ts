@@ -1,0 +1,33 @@
+import type { SourceLocation, Stage } from './errors.js'
+
+/** One stopped test in the JSON report (contract: shared/DESIGN.md §2). Paths are relative to the project root. */
+export interface HangEntry {
+  file: string
+  test: string
+  stage: Stage
+  killAfter: number
+  elapsedMs: number
+  location: SourceLocation | null
+  stack: string
+  /** Why the ladder went as far as it did, when it went past `abort`. */
+  note?: string
+}
+
+export interface WatchdogReport {
+  hangs: HangEntry[]
+  leaks: unknown[]
+}
+
+/** Error fields the runner sets on a TestStoppedError; they survive Vitest's serialization. */
+export interface SerializedStop {
+  name: string
+  code: string
+  message: string
+  stack?: string
+  stage: Stage
+  elapsedMs: number
+  killAfter: number
+  location: SourceLocation | null
+}
+
+export const STOPPED_CODE = 'ERR_WATCHDOG_TEST_STOPPED'

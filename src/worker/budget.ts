@@ -1,0 +1,54 @@
+import type { RunnerTestCase, RunnerTestSuite } from 'vitest'
+import { checkDuration, type WorkerSettings } from '../shared/options.js'
+
+export interface Budget {
+  ms: number
+  /** Where the value came from, for messages. */
+  source: string
+}
+
+interface TagDefinition {
+  name: string
+  meta?: Record<string, unknown>
+}
+
+/**
+ * The closest value wins: test meta, then describe meta (Vitest has already
+ * merged both, plus tag meta, into `test.meta`), then the plugin option, then
+ * the test's own Vitest timeout.
+ */
+export function resolveBudget(
+  test: RunnerTestCase,
+  settings: WorkerSettings,
+  vitestTimeout: { ms: number; source: string },
+  tags: readonly TagDefinition[] | undefined,
+): Budget {
+  const meta = test.meta as { killAfter?: unknown }
+  if (meta.killAfter !== undefined) {
+    const source = metaSource(test, meta.killAfter, tags)
+    return { ms: checkDuration('meta.killAfter', meta.killAfter, source), source }
+  }
+  if (settings.killAfter !== null) return { ms: settings.killAfter, source: 'watchdog({ killAfter })' }
+  return vitestTimeout
+}
+
+/**
+ * Names the place that set `meta.killAfter`, so a bad value is easy to find.
+ * Vitest merges tag, describe and test meta into one object, so this is a best
+ * guess from the same value higher up: the closest describe that sets it, else
+ * a tag that sets it, else the test itself.
+ */
+function metaSource(test: RunnerTestCase, value: unknown, tags: readonly TagDefinition[] | undefined): string {
+  const where = `test "${test.fullName ?? test.name}" (${test.file?.filepath ?? 'unknown file'})`
+  for (let suite: RunnerTestSuite | undefined = test.suite; suite; suite = suite.suite) {
+    const own = (suite.meta as { killAfter?: unknown }).killAfter
+    if (own === undefined) continue
+    if (Object.is(own, value)) return `meta of describe "${suite.name}", inherited by ${where}`
+    break
+  }
+  for (const tagName of test.tags ?? []) {
+    const tag = tags?.find((t) => t.name === tagName)
+    if (tag?.meta && Object.is(tag.meta.killAfter, value)) return `meta of tag "${tagName}" (vitest config), used by ${where}`
+  }
+  return `meta of ${where}`
+}

@@ -1,0 +1,202 @@
+/**
+ * The helper thread: started by the runner inside each test worker process.
+ * It sleeps on the shared RUN slot, and when a test passes its deadline
+ * (killAfter + grace, so the abort stage had its chance) it claims the test,
+ * pauses the test thread through the inspector, records where it was stuck and
+ * terminates only the JavaScript that was running. When that cannot be done
+ * safely, it escalates to killing the worker (see `escalateToKill`).
+ *
+ * It talks to the test thread through `connectToMainThread()`: no port is opened.
+ */
+import { appendFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parentPort, workerData } from 'node:worker_threads'
+import { createChannel, DEADLINE, FRAME_MAPPER_GLOBAL, RUN, type HelperData, type KillRecord, type RawFrame, type RunningTest, type Verdict } from './channel.js'
+import { absoluteNow } from './clock.js'
+import { InspectorClient } from './inspector-client.js'
+import { killDescendants } from './process-tree.js'
+
+/**
+ * Bound on the answers to terminate and resume. Termination answers once the
+ * stack has unwound, which is immediate for JavaScript that was paused; a
+ * second is far beyond any real unwind and still short for a CI log.
+ */
+const TERMINATE_ANSWER_BOUND_MS = 1_000
+/** Debugger.disable after a stop: the thread already answered us, so it answers this at once. */
+const DISABLE_BOUND_MS = 1_000
+
+const data = workerData as HelperData
+const channel = createChannel(data.sab)
+const client = new InspectorClient()
+
+// Atomics.waitAsync and the inspector session do not keep this thread's event
+// loop alive; without a ref'd handle the helper would exit while waiting.
+// The runner unref()s the Worker itself, so this never keeps the process alive.
+setInterval(() => {}, 2 ** 30)
+
+// CDP call frames carry a scriptId, and their url field is left empty: keep
+// the script table. Debugger.enable replays every script parsed so far.
+const scriptUrls = new Map<string, string>()
+client.on<{ scriptId: string; url: string }>('Debugger.scriptParsed', (script) => {
+  if (script.url) scriptUrls.set(script.scriptId, script.url)
+})
+
+let running: RunningTest | null = null
+/** A test given back to the runner (see `stop`): never claimed again. */
+let handedBack = 0
+const ownDir = new URL('.', import.meta.url).href
+const ownPath = fileURLToPath(ownDir)
+
+function isWatchdogCode(url: string | undefined): boolean {
+  return !!url && (url.startsWith(ownDir) || url.startsWith(ownPath))
+}
+parentPort!.on('message', (test: RunningTest) => {
+  running = test
+})
+
+interface PausedEvent {
+  callFrames: Array<{
+    callFrameId: string
+    functionName: string
+    url: string
+    location: { scriptId: string; lineNumber: number; columnNumber: number }
+  }>
+}
+
+function post(verdict: Verdict): void {
+  parentPort!.postMessage(verdict)
+}
+
+async function watch(): Promise<never> {
+  for (;;) {
+    const current = Atomics.load(channel.run, RUN)
+    if (current > 0) {
+      const remaining = channel.times[DEADLINE]! - absoluteNow()
+      if (remaining <= 0 && current === handedBack) {
+        await waitForChange(current, Infinity)
+        continue
+      }
+      if (remaining <= 0) {
+        if (Atomics.compareExchange(channel.run, RUN, current, -current) === current) await stop(current)
+        continue
+      }
+      await waitForChange(current, remaining)
+    } else {
+      await waitForChange(current, Infinity)
+    }
+  }
+}
+
+async function waitForChange(value: number, timeout: number): Promise<void> {
+  const result = Atomics.waitAsync(channel.run, RUN, value, timeout)
+  if (result.async) await result.value
+}
+
+/** The interrupt stage, for the test whose sequence number is `seq`. */
+async function stop(seq: number): Promise<void> {
+  const stageEnd = absoluteNow() + data.grace
+  const left = () => Math.max(1, stageEnd - absoluteNow())
+  let paused: PausedEvent | null = null
+  try {
+    await client.post('Debugger.enable', {}, left())
+    const waiting = client.once<PausedEvent>('Debugger.paused', left())
+    await client.post('Debugger.pause', {}, left()).catch((error) => {
+      waiting.cancel()
+      throw error
+    })
+    paused = await waiting.promise
+  } catch {
+    // Unanswered: the thread is blocked outside JavaScript.
+  }
+  if (!paused) {
+    return escalateToKill(seq, 'The test thread did not pause within the grace period: it is blocked outside JavaScript (a system call such as execSync, or a native addon), so the worker was killed.', null)
+  }
+  const frames: RawFrame[] = paused.callFrames.map((f) => ({
+    functionName: f.functionName,
+    url: f.url || scriptUrls.get(f.location.scriptId) || '',
+    lineNumber: f.location.lineNumber,
+    columnNumber: f.location.columnNumber,
+  }))
+  if (isWatchdogCode(frames[0]?.url)) {
+    // The thread was idle and the first JavaScript to run was the runner's own
+    // end of the abort stage, late. Hand the test back while the thread is
+    // still paused, so that timer wins its compare-and-swap, and do nothing else.
+    handedBack = seq
+    Atomics.store(channel.run, RUN, seq)
+    await client.post('Debugger.resume', {}, DISABLE_BOUND_MS).catch(() => {})
+    await client.post('Debugger.disable', {}, DISABLE_BOUND_MS).catch(() => {})
+    return
+  }
+  const topFrame = paused.callFrames[0]?.callFrameId
+  const asyncId = await executionAsyncIdAt(topFrame)
+  if (asyncId !== 0) {
+    const mapped = await mapOnTestThread(topFrame, frames)
+    const why = asyncId === null
+      ? 'Could not tell whether terminating this JavaScript is safe, so the worker was killed.'
+      : `It was stuck inside a timer, I/O or hook callback (async id ${asyncId}), where terminating JavaScript would crash Node, so the worker was killed.`
+    return escalateToKill(seq, why, mapped)
+  }
+  // terminateExecution answers only after the termination happened, which
+  // needs the resume: send both, then await both.
+  const terminated = client.post('Runtime.terminateExecution', {}, TERMINATE_ANSWER_BOUND_MS)
+  const resumed = client.post('Debugger.resume', {}, TERMINATE_ANSWER_BOUND_MS)
+  const answers = await Promise.allSettled([terminated, resumed])
+  await client.post('Debugger.disable', {}, DISABLE_BOUND_MS).catch(() => {})
+  if (answers[0].status === 'rejected') {
+    return escalateToKill(seq, 'The termination of the stuck JavaScript was not confirmed, so the worker was killed.', null)
+  }
+  post({ kind: 'interrupted', seq, frames })
+}
+
+/**
+ * Terminating is safe only when no async resource is on the stack: measured on
+ * Node 20 and 24, terminating inside a timer, immediate or I/O callback
+ * corrupts the async hook stack and takes the whole process down.
+ */
+async function executionAsyncIdAt(callFrameId: string | undefined): Promise<number | null> {
+  const value = await evaluateOn(callFrameId, "process.getBuiltinModule('node:async_hooks').executionAsyncId()")
+  return typeof value === 'number' ? value : null
+}
+
+/** Source-mapped location and stack, computed on the paused test thread where the source maps live. */
+async function mapOnTestThread(callFrameId: string | undefined, frames: RawFrame[]): Promise<Mapped | null> {
+  const value = await evaluateOn(callFrameId, `globalThis.${FRAME_MAPPER_GLOBAL}?.(${JSON.stringify(frames)})`)
+  return value && typeof value === 'object' ? (value as Mapped) : null
+}
+
+async function evaluateOn(callFrameId: string | undefined, expression: string): Promise<unknown> {
+  if (!callFrameId) return undefined
+  try {
+    const answer = await client.post<{ result: { value?: unknown } }>('Debugger.evaluateOnCallFrame', {
+      callFrameId,
+      expression,
+      silent: true,
+      returnByValue: true,
+    }, DISABLE_BOUND_MS)
+    return answer.result.value
+  } catch {
+    return undefined
+  }
+}
+
+type Mapped = Pick<KillRecord, 'location' | 'stack'>
+
+/**
+ * The kill stage, from inside: record what we know where the main process
+ * will find it, kill every process the test spawned, then this process.
+ */
+function escalateToKill(seq: number, reason: string, mapped: Mapped | null): void {
+  const test = running?.seq === seq ? running : null
+  if (data.killLogFile) {
+    const record: KillRecord = { reason, pid: process.pid, at: Date.now(), test, location: mapped?.location ?? null, stack: mapped?.stack ?? '' }
+    try {
+      appendFileSync(data.killLogFile, JSON.stringify(record) + '\n')
+    } catch {
+      // The report loses this entry; the kill must still happen.
+    }
+  }
+  killDescendants(process.pid)
+  process.kill(process.pid, 'SIGKILL')
+}
+
+void watch()

@@ -1,0 +1,107 @@
+import { SourceMap } from 'node:module'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { SourceLocation } from '../shared/errors.js'
+import { FRAME_MAPPER_GLOBAL, type RawFrame } from './channel.js'
+
+interface MappedFrame {
+  functionName: string
+  file: string
+  line: number
+  column: number
+}
+
+interface EvaluatedModulesLike {
+  getModuleSourceMapById(id: string): { map: ConstructorParameters<typeof SourceMap>[0] } | null
+}
+
+/**
+ * Vitest runs test files through its module runner, so the inspector reports
+ * positions in transformed code. The module runner keeps each module's source
+ * map; Node's built-in SourceMap reads it (no dependency needed).
+ */
+function evaluatedModules(): EvaluatedModulesLike | undefined {
+  const state = (globalThis as { __vitest_worker__?: { evaluatedModules?: EvaluatedModulesLike } }).__vitest_worker__
+  return state?.evaluatedModules
+}
+
+const mapCache = new Map<string, SourceMap | null>()
+
+function sourceMapFor(file: string): SourceMap | null {
+  if (mapCache.has(file)) return mapCache.get(file)!
+  let map: SourceMap | null = null
+  try {
+    const found = evaluatedModules()?.getModuleSourceMapById(file)
+    if (found?.map) map = new SourceMap(found.map)
+  } catch {
+    map = null
+  }
+  mapCache.set(file, map)
+  return map
+}
+
+function toPath(url: string): string {
+  if (url.startsWith('file://')) {
+    try {
+      return fileURLToPath(url)
+    } catch {
+      return url
+    }
+  }
+  return url
+}
+
+export function mapFrame(frame: RawFrame): MappedFrame {
+  const file = toPath(frame.url)
+  const map = isAbsolute(file) ? sourceMapFor(file) : null
+  if (map) {
+    const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as {
+      originalSource?: string
+      originalLine?: number
+      originalColumn?: number
+    }
+    if (entry && entry.originalLine !== undefined && entry.originalColumn !== undefined) {
+      const source = entry.originalSource ? toPath(entry.originalSource) : file
+      return {
+        functionName: frame.functionName,
+        file: isAbsolute(source) ? source : resolve(dirname(file), source),
+        line: entry.originalLine + 1,
+        column: entry.originalColumn + 1,
+      }
+    }
+  }
+  return { functionName: frame.functionName, file, line: frame.lineNumber + 1, column: frame.columnNumber + 1 }
+}
+
+/** Frames of Node itself, Vitest, and the watchdog: never where a user's test hung. */
+function isUserFrame(frame: MappedFrame): boolean {
+  return isAbsolute(frame.file) && !frame.file.includes('/node_modules/') && !frame.file.includes('/vitest-watchdog/dist/')
+}
+
+/**
+ * The location is the top frame in user code. The stack lists every frame,
+ * in original coordinates, in V8's format so that Vitest parses it and prints
+ * a code frame at the first user frame.
+ */
+export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | null; stack: string } {
+  const mapped = frames.map(mapFrame)
+  if (process.env.VITEST_WATCHDOG_DEBUG) process.stderr.write(`vitest-watchdog frames: ${JSON.stringify({ frames, mapped }, null, 1)}\n`)
+  const top = mapped.find(isUserFrame)
+  const location = top ? { file: top.file, line: top.line, column: top.column } : null
+  const stack = mapped
+    .filter((f) => f.file !== '')
+    .map((f) => `    at ${f.functionName ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}`)
+    .join('\n')
+  return { location, stack }
+}
+
+/**
+ * Lets the helper map frames by evaluating on the paused test thread, where
+ * the source maps live, before it kills the worker (after which no one could).
+ */
+export function installFrameMapper(): void {
+  Object.defineProperty(globalThis, FRAME_MAPPER_GLOBAL, {
+    value: (frames: RawFrame[]) => stuckLocation(frames),
+    configurable: true,
+  })
+}
