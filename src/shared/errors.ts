@@ -18,8 +18,11 @@ export class WatchdogOptionError extends Error {
     readonly value: unknown,
     readonly source: OptionSource,
     readonly expected: string,
+    kind: 'invalid' | 'unknown' = 'invalid',
   ) {
-    super(`vitest-watchdog: invalid ${option} ${describeValue(value)} in ${source}: expected ${expected}.`)
+    super(kind === 'unknown'
+      ? `vitest-watchdog: unknown option ${option} (set to ${describeValue(value)}) in ${source}: expected ${expected}.`
+      : `vitest-watchdog: invalid ${option} ${describeValue(value)} in ${source}: expected ${expected}.`)
     this.name = 'WatchdogOptionError'
   }
 }

@@ -44,7 +44,7 @@ export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions,
   const o = options as Record<string, unknown>
   for (const key of Object.keys(o)) {
     if (!KNOWN_OPTIONS.has(key)) {
-      throw new WatchdogOptionError(key, o[key], source, `one of the known options (${[...KNOWN_OPTIONS].join(', ')})`)
+      throw new WatchdogOptionError(key, o[key], source, `one of ${[...KNOWN_OPTIONS].join(', ')}`, 'unknown')
     }
   }
   const resolved: Required<Pick<WatchdogOptions, 'grace'>> & WatchdogOptions = {

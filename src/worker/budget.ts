@@ -39,13 +39,15 @@ export function resolveBudget(
  * a tag that sets it, else the test itself.
  */
 function metaSource(test: RunnerTestCase, value: unknown, tags: readonly TagDefinition[] | undefined): string {
-  const where = `test "${test.fullName ?? test.name}" (${test.file?.filepath ?? 'unknown file'})`
-  for (let suite: RunnerTestSuite | undefined = test.suite; suite; suite = suite.suite) {
+  const where = `test "${(test as { fullTestName?: string }).fullTestName || test.name}" (${test.file?.name ?? 'unknown file'})`
+  // Nested describes inherit the value: the one that set it is the outermost of an unbroken run.
+  let origin: RunnerTestSuite | undefined
+  for (let suite: RunnerTestSuite | undefined = test.suite; suite && suite !== (test.file as unknown); suite = suite.suite) {
     const own = (suite.meta as { killAfter?: unknown }).killAfter
-    if (own === undefined) continue
-    if (Object.is(own, value)) return `meta of describe "${suite.name}", inherited by ${where}`
-    break
+    if (own === undefined || !Object.is(own, value)) break
+    origin = suite
   }
+  if (origin) return `meta of describe "${origin.name}", inherited by ${where}`
   for (const tagName of test.tags ?? []) {
     const tag = tags?.find((t) => t.name === tagName)
     if (tag?.meta && Object.is(tag.meta.killAfter, value)) return `meta of tag "${tagName}" (vitest config), used by ${where}`

@@ -22,6 +22,8 @@ import { killDescendants } from './process-tree.js'
  * second is far beyond any real unwind and still short for a CI log.
  */
 const TERMINATE_ANSWER_BOUND_MS = 1_000
+/** Enough steps to leave Node's microtask pump and reach the next continuation. */
+const MAX_STEPS_TO_USER_CODE = 50
 /** Debugger.disable after a stop: the thread already answered us, so it answers this at once. */
 const DISABLE_BOUND_MS = 1_000
 
@@ -105,6 +107,7 @@ async function stop(seq: number): Promise<void> {
       throw error
     })
     paused = await waiting.promise
+    if (paused) paused = await stepIntoUserCode(paused, left)
   } catch {
     // Unanswered: the thread is blocked outside JavaScript.
   }
@@ -113,7 +116,7 @@ async function stop(seq: number): Promise<void> {
   }
   const frames: RawFrame[] = paused.callFrames.map((f) => ({
     functionName: f.functionName,
-    url: f.url || scriptUrls.get(f.location.scriptId) || '',
+    url: urlOf(f),
     lineNumber: f.location.lineNumber,
     columnNumber: f.location.columnNumber,
   }))
@@ -146,6 +149,32 @@ async function stop(seq: number): Promise<void> {
     return escalateToKill(seq, 'The termination of the stuck JavaScript was not confirmed, so the worker was killed.', null)
   }
   post({ kind: 'interrupted', seq, frames })
+}
+
+/**
+ * A loop of `await`s pauses inside Node's microtask pump
+ * (processTicksAndRejections) with no user frame on the stack. Stepping in
+ * reaches the next continuation, which is the user's code, so the report can
+ * name the line of the loop. Bounded by steps and by the stage's time.
+ */
+async function stepIntoUserCode(first: PausedEvent, left: () => number): Promise<PausedEvent> {
+  let paused = first
+  for (let step = 0; step < MAX_STEPS_TO_USER_CODE && !paused.callFrames.some((f) => isUserUrl(urlOf(f))); step++) {
+    const next = client.once<PausedEvent>('Debugger.paused', left())
+    await client.post('Debugger.stepInto', {}, left()).catch(() => next.cancel())
+    const event = await next.promise
+    if (!event) break
+    paused = event
+  }
+  return paused
+}
+
+function urlOf(frame: PausedEvent['callFrames'][number]): string {
+  return frame.url || scriptUrls.get(frame.location.scriptId) || ''
+}
+
+function isUserUrl(url: string): boolean {
+  return (url.startsWith('/') || url.startsWith('file://')) && !url.includes('/node_modules/') && !isWatchdogCode(url)
 }
 
 /**

@@ -1,0 +1,34 @@
+import { beforeAll, expect, test } from 'vitest'
+import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
+
+let run: FixtureRun & { kept: Record<string, string> }
+
+beforeAll(async () => {
+  run = await runFixture('abort', { env: { WATCHDOG_MARKER_NAME: 'marker.txt' }, keep: ['marker.txt'] })
+})
+
+test('a test that rejects on abort fails at stage abort, after its cleanup ran', () => {
+  const outcome = outcomeOf(run, 'cooperative.test.ts > rejects on abort and cleans up')
+  expect(outcome.status).toBe('failed')
+  expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "abort" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)\. It settled after its signal was aborted\./)
+  // The finally block awaited a timer before recording its cleanup: the test
+  // only counted as settled once that had run.
+  expect(run.kept['marker.txt']).toBe('cleanup ran\n')
+  expect(outcomeOf(run, 'cooperative.test.ts > sees the cleanup of the aborted test').status).toBe('passed')
+})
+
+test('a test waiting on a promise that never settles fails at stage abort with no location', () => {
+  const outcome = outcomeOf(run, 'async-hang.test.ts > awaits a promise that never settles')
+  expect(outcome.status).toBe('failed')
+  expect(outcome.failureMessages[0]).toContain('at stage "abort"')
+  expect(outcome.failureMessages[0]).toContain('No JavaScript was running')
+  expect(hangOf(run, 'async-hang.test.ts', 'awaits a promise that never settles')).toMatchObject({ stage: 'abort', killAfter: 400, location: null })
+  expect(outcomeOf(run, 'async-hang.test.ts > runs next in the same worker').status).toBe('passed')
+})
+
+test('both stops are in the report and nothing else', () => {
+  expect(run.report?.hangs.map((h) => `${h.file} > ${h.test}: ${h.stage}`).sort()).toEqual([
+    'async-hang.test.ts > awaits a promise that never settles: abort',
+    'cooperative.test.ts > rejects on abort and cleans up: abort',
+  ])
+})

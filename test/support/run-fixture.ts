@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import type { WatchdogReport } from '../../src/index.js'
+
+const repo = resolve(import.meta.dirname, '../..')
+const vitestBin = join(resolve(createRequire(import.meta.url).resolve('vitest/package.json'), '..'), 'vitest.mjs')
+
+/** A real hang must not hang this suite: a fixture run that outlives this is killed and fails the test. */
+const RUN_BOUND_MS = 90_000
+
+export interface TestOutcome {
+  status: string
+  failureMessages: string[]
+}
+
+export interface FixtureRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  output: string
+  /** Keyed by "file.test.ts > describe > test". */
+  tests: Map<string, TestOutcome>
+  report: WatchdogReport | null
+  /** The directory the run wrote into; removed after the run, so only its path is left. */
+  dir: string
+}
+
+interface JsonResults {
+  testResults: Array<{ name: string; message?: string; assertionResults: Array<{ ancestorTitles: string[]; title: string; status: string; failureMessages: string[] }> }>
+}
+
+export interface RunOptions {
+  args?: string[]
+  env?: Record<string, string>
+  /** Files the test wants to read after the run, written by the fixture into the run's directory. */
+  keep?: string[]
+}
+
+/**
+ * Runs the real Vitest CLI over `fixtures/<name>`, in its own process group and
+ * marked by an environment variable that every descendant inherits. After the
+ * run, any process still carrying the mark has leaked: it is killed and the
+ * run fails, so no test of this suite can leave a process behind.
+ */
+export async function runFixture(name: string, options: RunOptions = {}): Promise<FixtureRun & { kept: Record<string, string> }> {
+  const root = join(repo, 'fixtures', name)
+  const dir = mkdtempSync(join(tmpdir(), 'watchdog-test-'))
+  const mark = randomUUID()
+  const resultsFile = join(dir, 'results.json')
+  const reportFile = join(dir, 'watchdog-report.json')
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    // The outer Vitest's variables would make the inner one think it is a worker.
+    if (value !== undefined && !key.startsWith('VITEST') && key !== 'NODE_OPTIONS' && key !== 'TEST') env[key] = value
+  }
+  Object.assign(env, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: reportFile, WATCHDOG_RUN_DIR: dir }, options.env, { WATCHDOG_TEST_MARK: mark })
+  try {
+    const child = spawn(process.execPath, [vitestBin, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...(options.args ?? [])], {
+      cwd: root,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk))
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
+      const bound = setTimeout(() => {
+        killGroup(child.pid!)
+        fail(new Error(`vitest on fixtures/${name} did not finish within ${RUN_BOUND_MS}ms:\n${output}`))
+      }, RUN_BOUND_MS)
+      child.on('error', fail)
+      child.on('close', (code, signal) => {
+        clearTimeout(bound)
+        done({ code, signal })
+      })
+    })
+    const leaked = await leftovers(mark)
+    if (leaked.length > 0) {
+      for (const pid of leaked) trySignal(pid, 'SIGKILL')
+      throw new Error(`vitest on fixtures/${name} left ${leaked.length} process(es) behind: ${leaked.join(', ')}\n${output}`)
+    }
+    const kept: Record<string, string> = {}
+    for (const file of options.keep ?? []) {
+      const path = join(dir, file)
+      if (existsSync(path)) kept[file] = readFileSync(path, 'utf8')
+    }
+    return { code, signal, output, tests: readResults(resultsFile, root), report: readReport(reportFile), dir, kept }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function readResults(file: string, root: string): Map<string, TestOutcome> {
+  const tests = new Map<string, TestOutcome>()
+  if (!existsSync(file)) return tests
+  const results = JSON.parse(readFileSync(file, 'utf8')) as JsonResults
+  for (const module of results.testResults) {
+    for (const test of module.assertionResults) {
+      tests.set([relative(root, module.name), ...test.ancestorTitles, test.title].join(' > '), { status: test.status, failureMessages: test.failureMessages })
+    }
+  }
+  return tests
+}
+
+function readReport(file: string): WatchdogReport | null {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as WatchdogReport) : null
+}
+
+/** Processes still carrying the run's mark. A process may take a moment to exit after its parent: wait a little. */
+async function leftovers(mark: string): Promise<number[]> {
+  let found: number[] = []
+  for (let attempt = 0; attempt < 20; attempt++) {
+    found = marked(mark)
+    if (found.length === 0) return found
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return found
+}
+
+function marked(mark: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1')
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1')
+      // A zombie has exited; only its parent's wait is missing.
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue
+      if (environ.includes(`WATCHDOG_TEST_MARK=${mark}`)) pids.push(Number(entry))
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids
+}
+
+function killGroup(pid: number): void {
+  trySignal(-pid, 'SIGKILL')
+}
+
+function trySignal(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The hang entry of one test, or a failure that says which entries there were. */
+export function hangOf(run: FixtureRun, file: string, test: string) {
+  const hang = run.report?.hangs.find((h) => h.file === file && h.test === test)
+  if (!hang) throw new Error(`no hang reported for ${file} > ${test}; report: ${JSON.stringify(run.report?.hangs.map((h) => `${h.file} > ${h.test}`))}\n${run.output}`)
+  return hang
+}
+
+export function outcomeOf(run: FixtureRun, key: string): TestOutcome {
+  const outcome = run.tests.get(key)
+  if (!outcome) throw new Error(`no result for ${key}; results: ${JSON.stringify([...run.tests.keys()])}\n${run.output}`)
+  return outcome
+}
