@@ -49,8 +49,8 @@ export class HangReporter implements Reporter {
       const where = this.file ? `; report: ${this.relative(this.file.path)}` : ''
       this.vitest?.logger.log(`vitest-watchdog: stopped ${this.hangs.length} test${this.hangs.length === 1 ? '' : 's'}${where}`)
       for (const hang of this.hangs) {
-        const at = hang.location ? `${hang.location.file}:${hang.location.line}:${hang.location.column}` : 'no JavaScript running (async hang)'
-        this.vitest?.logger.log(`  ${hang.stage.padEnd(9)} ${hang.file} > ${hang.test}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)  at ${at}`)
+        const at = hang.location ? `  at ${hang.location.file}:${hang.location.line}:${hang.location.column}` : ''
+        this.vitest?.logger.log(`  ${hang.stage.padEnd(9)} ${hang.file} > ${hang.test}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)${at}`)
       }
     }
   }

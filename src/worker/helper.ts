@@ -9,11 +9,11 @@
  * It talks to the test thread through `connectToMainThread()`: no port is opened.
  */
 import { appendFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { parentPort, workerData } from 'node:worker_threads'
 import { createChannel, DEADLINE, FRAME_MAPPER_GLOBAL, RUN, type HelperData, type KillRecord, type RawFrame, type RunningTest, type Verdict } from './channel.js'
 import { absoluteNow } from './clock.js'
 import { InspectorClient } from './inspector-client.js'
+import { isWatchdogCode } from './own-files.js'
 import { killDescendants } from './process-tree.js'
 
 /**
@@ -46,12 +46,7 @@ client.on<{ scriptId: string; url: string }>('Debugger.scriptParsed', (script) =
 let running: RunningTest | null = null
 /** A test given back to the runner (see `stop`): never claimed again. */
 let handedBack = 0
-const ownDir = new URL('.', import.meta.url).href
-const ownPath = fileURLToPath(ownDir)
 
-function isWatchdogCode(url: string | undefined): boolean {
-  return !!url && (url.startsWith(ownDir) || url.startsWith(ownPath))
-}
 parentPort!.on('message', (test: RunningTest) => {
   running = test
 })

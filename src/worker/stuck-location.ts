@@ -2,6 +2,7 @@ import { SourceMap } from 'node:module'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { SourceLocation } from '../shared/errors.js'
+import { isWatchdogCode } from './own-files.js'
 import { FRAME_MAPPER_GLOBAL, type RawFrame } from './channel.js'
 
 interface MappedFrame {
@@ -75,7 +76,7 @@ export function mapFrame(frame: RawFrame): MappedFrame {
 
 /** Frames of Node itself, Vitest, and the watchdog: never where a user's test hung. */
 function isUserFrame(frame: MappedFrame): boolean {
-  return isAbsolute(frame.file) && !frame.file.includes('/node_modules/') && !frame.file.includes('/vitest-watchdog/dist/')
+  return isAbsolute(frame.file) && !frame.file.includes('/node_modules/') && !isWatchdogCode(frame.file)
 }
 
 /**
@@ -89,7 +90,7 @@ export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | 
   const top = mapped.find(isUserFrame)
   const location = top ? { file: top.file, line: top.line, column: top.column } : null
   const stack = mapped
-    .filter((f) => f.file !== '')
+    .filter((f) => f.file !== '' && !isWatchdogCode(f.file))
     .map((f) => `    at ${f.functionName ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}`)
     .join('\n')
   return { location, stack }
