@@ -25,7 +25,7 @@ try {
   console.log('\nThe JSON report (outputFile):\n')
   console.log(JSON.stringify(report, null, 2))
   const stages = new Set(report.hangs.map((h) => h.stage))
-  const expected = ['abort', 'interrupt']
+  const expected = ['abort', 'interrupt', 'kill']
   const missing = expected.filter((s) => !stages.has(s))
   if (missing.length > 0) {
     console.error(`\ndemo: expected stops at stages ${expected.join(', ')}; missing: ${missing.join(', ')}`)

@@ -3,7 +3,7 @@ import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node'
 import type { KillRecord } from '../shared/kill-log.js'
 import type { HangEntry, SerializedStop } from '../shared/report.js'
-import { STOPPED_CODE } from '../shared/report.js'
+import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
 import { ReportFile } from './report-file.js'
 
 /**
@@ -14,6 +14,12 @@ import { ReportFile } from './report-file.js'
 export class HangReporter implements Reporter {
   private vitest: Vitest | undefined
   private readonly hangs: HangEntry[] = []
+  /**
+   * Test ids already in the report. A file resumed after its worker died
+   * reports its finished tests again (with their recorded results): one entry
+   * per test, whatever the number of workers it took.
+   */
+  private readonly seen = new Set<string>()
   private file: ReportFile | undefined
 
   constructor(private readonly options: { outputFile: string | undefined; killLogFile: string }) {}
@@ -27,10 +33,12 @@ export class HangReporter implements Reporter {
   }
 
   onTestCaseResult(testCase: TestCase): void {
+    if (this.seen.has(testCase.id)) return
     for (const error of testCase.result().errors ?? []) {
       const stop = error as unknown as Partial<SerializedStop>
-      if (stop.code !== STOPPED_CODE || !stop.stage) continue
+      if ((stop.code !== STOPPED_CODE && stop.code !== CRASHED_CODE) || !stop.stage) continue
       this.add({
+        ...(stop.code === CRASHED_CODE ? { crash: { signal: stop.signal ?? null, exitCode: stop.exitCode ?? null } } : {}),
         file: this.relative(testCase.module.moduleId),
         test: testCase.fullName,
         stage: stop.stage,
@@ -39,6 +47,7 @@ export class HangReporter implements Reporter {
         location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
         stack: stop.stack ?? '',
       })
+      this.seen.add(testCase.id)
     }
   }
 
@@ -47,10 +56,11 @@ export class HangReporter implements Reporter {
     this.file?.write({ hangs: this.hangs, leaks: [] })
     if (this.hangs.length > 0) {
       const where = this.file ? `; report: ${this.relative(this.file.path)}` : ''
-      this.vitest?.logger.log(`vitest-watchdog: stopped ${this.hangs.length} test${this.hangs.length === 1 ? '' : 's'}${where}`)
+      this.vitest?.logger.log(`vitest-watchdog: ${this.hangs.length} test${this.hangs.length === 1 ? "" : "s"} stopped or crashed${where}`)
       for (const hang of this.hangs) {
         const at = hang.location ? `  at ${hang.location.file}:${hang.location.line}:${hang.location.column}` : ''
-        this.vitest?.logger.log(`  ${hang.stage.padEnd(9)} ${hang.file} > ${hang.test}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)${at}`)
+        const what = hang.crash ? `crashed (${hang.crash.signal ?? `exit code ${hang.crash.exitCode}`})` : hang.stage
+        this.vitest?.logger.log(`  ${what.padEnd(9)} ${hang.file} > ${hang.test}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)${at}`)
       }
     }
   }

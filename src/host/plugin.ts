@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { TestProject, Vite, Vitest } from 'vitest/node'
+import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
+import { POOL_NAME, RespawningForksWorker } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { HangReporter } from './hang-reporter.js'
@@ -10,7 +11,7 @@ import { HangReporter } from './hang-reporter.js'
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 
 /** Pools whose test thread is the process's main thread: the helper can pause it with connectToMainThread(). */
-const INTERRUPTIBLE_POOLS = new Set(['forks', 'vmForks'])
+const INTERRUPTIBLE_POOLS = new Set([POOL_NAME, 'forks', 'vmForks'])
 
 interface TagLike {
   name?: unknown
@@ -31,7 +32,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   return {
     name: 'vitest-watchdog',
     config(config) {
-      const test = (config as { test?: { runner?: unknown; tags?: TagLike[] } }).test ?? {}
+      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[] } }).test ?? {}
       if (test.runner !== undefined) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
       }
@@ -41,7 +42,11 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         }
       }
       const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, killLogFile }
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings } } } as object
+      // Vitest's default pool becomes the respawning one: same forks, plus the
+      // kill stage and resuming a file after its worker died. Another pool
+      // chosen by the user is kept as it is.
+      const pool = test.pool === undefined || test.pool === 'forks' ? { pool: { name: POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningForksWorker(options) } } : {}
+      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, ...pool } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       const pool = String(project.config.pool)

@@ -11,6 +11,8 @@ export interface HangEntry {
   stack: string
   /** Why the ladder went as far as it did, when it went past `abort`. */
   note?: string
+  /** Set when the worker died by itself during the test (a crash, not a stop): how it died. */
+  crash?: { signal: string | null; exitCode: number | null }
 }
 
 export interface WatchdogReport {
@@ -28,6 +30,10 @@ export interface SerializedStop {
   elapsedMs: number
   killAfter: number
   location: SourceLocation | null
+  note?: string
+  signal?: string | null
+  exitCode?: number | null
 }
 
 export const STOPPED_CODE = 'ERR_WATCHDOG_TEST_STOPPED'
+export const CRASHED_CODE = 'ERR_WATCHDOG_WORKER_CRASHED'

@@ -14,7 +14,7 @@ import { createChannel, DEADLINE, FRAME_MAPPER_GLOBAL, RUN, type HelperData, typ
 import { absoluteNow } from './clock.js'
 import { InspectorClient } from './inspector-client.js'
 import { isWatchdogCode } from './own-files.js'
-import { killDescendants } from './process-tree.js'
+import { killTree } from '../shared/process-tree.js'
 
 /**
  * Bound on the answers to terminate and resume. Termination answers once the
@@ -219,8 +219,8 @@ function escalateToKill(seq: number, reason: string, mapped: Mapped | null): voi
       // The report loses this entry; the kill must still happen.
     }
   }
-  killDescendants(process.pid)
-  process.kill(process.pid, 'SIGKILL')
+  // This process, its group (when it leads one, as under the watchdog's pool) and every descendant.
+  killTree(process.pid)
 }
 
 void watch()

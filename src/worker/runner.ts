@@ -13,14 +13,17 @@
  * whole JavaScript stack of the current task, never unwinds the runner.
  */
 import { Worker } from 'node:worker_threads'
-import { TestRunner, type RunnerTestCase, type TestContext } from 'vitest'
+import { TestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type TestContext } from 'vitest'
 import type { SerializedConfig } from 'vitest'
 import { TestStoppedError } from '../shared/errors.js'
 import { DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { ENV_KILL_LOG } from '../shared/resume.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { createChannel, DEADLINE, RUN, STARTED, type Channel, type HelperData, type RunningTest, type Verdict } from './channel.js'
 import { absoluteNow, realClearTimeout, unrefTimer } from './clock.js'
 import { GatedSignal } from './cancel-gate.js'
+import { journalEnd, journalStart, restoredResult, resumePlan } from './journal.js'
+import { CRASHED_CODE } from '../shared/report.js'
 import { installFrameMapper, stuckLocation } from './stuck-location.js'
 
 /**
@@ -96,7 +99,7 @@ export default class WatchdogRunner extends TestRunner {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
       this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, killLogFile: null }
       installFrameMapper()
-      this.helper = new Helper(this.settings.grace, this.settings.killLogFile)
+      this.helper = new Helper(this.settings.grace, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile)
     }
     return { settings: this.settings, helper: this.helper! }
   }
@@ -112,13 +115,70 @@ export default class WatchdogRunner extends TestRunner {
     return extended
   }
 
-  async runTask(test: RunnerTestCase): Promise<void> {
-    const fn = TestRunner.getTestFn(test)
-    const { settings, helper } = this.setup()
+  override async onBeforeRunTask(test: RunnerTestCase): Promise<void> {
+    await super.onBeforeRunTask(test)
+    const restored = restoredResult(test)
+    if (restored) {
+      // A resumed worker: report what an earlier worker recorded. Vitest skips
+      // the body and the hooks of a task whose mode is not "run", and sends
+      // the result as set here.
+      test.mode = 'skip'
+      test.result = restored as RunnerTestCase['result']
+      return
+    }
+    if (test.mode === 'run' || test.mode === 'queued') journalStart(test, this.budgetOf(test)?.ms ?? null)
+  }
+
+  /**
+   * A worker started only to report (the file's worker died outside any test
+   * and resuming again would repeat that): no hook runs, every test reports
+   * what was recorded or "not run", and the file carries the reason.
+   */
+  onCollected(files: RunnerTestFile[]): void {
+    const plan = resumePlan()
+    if (!plan?.notRun) return
+    for (const file of files) {
+      forEachSuite(file, (suite) => {
+        const hooks = TestRunner.getSuiteHooks(suite) as unknown as Record<string, unknown> | undefined
+        for (const list of Object.values(hooks ?? {})) if (Array.isArray(list)) list.length = 0
+      })
+    }
+  }
+
+  override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
+    await super.onAfterRunSuite(suite)
+    const plan = resumePlan()
+    if (plan?.notRun && 'filepath' in suite && suite.result) {
+      const error = { name: 'WorkerCrashError', code: CRASHED_CODE, message: plan.notRun, stack: `WorkerCrashError: ${plan.notRun}` }
+      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
+    }
+  }
+
+  override onAfterRunTask(test: RunnerTestCase): void {
+    super.onAfterRunTask(test)
+    journalEnd(test)
+  }
+
+  private resolve(test: RunnerTestCase): Budget {
     const vitestTimeout = test.timeout > 0
       ? { ms: test.timeout, source: 'the timeout argument of the test' }
       : { ms: this.defaultTimeout, source: 'Vitest testTimeout' }
-    const budget = resolveBudget(test, settings, vitestTimeout, this.config.tags)
+    return resolveBudget(test, this.setup().settings, vitestTimeout, this.config.tags)
+  }
+
+  /** The budget for the journal; an invalid one fails the test in runTask, with its message. */
+  private budgetOf(test: RunnerTestCase): Budget | null {
+    try {
+      return this.resolve(test)
+    } catch {
+      return null
+    }
+  }
+
+  async runTask(test: RunnerTestCase): Promise<void> {
+    const fn = TestRunner.getTestFn(test)
+    const { settings, helper } = this.setup()
+    const budget = this.resolve(test)
     if (budget.ms === 0) return fn()
 
     const { channel } = helper
@@ -210,6 +270,11 @@ export default class WatchdogRunner extends TestRunner {
 /** "describe > test", as Vitest's reporters name a test. */
 function fullTestName(test: RunnerTestCase): string {
   return (test as { fullTestName?: string }).fullTestName || test.name
+}
+
+function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {
+  visit(suite)
+  for (const task of suite.tasks) if (task.type === 'suite') forEachSuite(task, visit)
 }
 
 function delay(ms: number): Promise<null> {

@@ -70,3 +70,16 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
     // Already gone.
   }
 }
+
+/**
+ * Kills a worker process and every process below it: its descendants (found
+ * while it is alive), its process group (which still holds the children it
+ * left behind after it died), and itself.
+ */
+export function killTree(pid: number, known: readonly number[] = []): void {
+  const found = [...new Set([...known, ...descendantsOf(pid)])]
+  for (const child of found) trySignal(child, 'SIGSTOP')
+  trySignal(-pid, 'SIGKILL')
+  for (const child of found) trySignal(child, 'SIGKILL')
+  trySignal(pid, 'SIGKILL')
+}

@@ -1,0 +1,249 @@
+import { EventEmitter } from 'node:events'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import type { PoolOptions, PoolWorker, WorkerRequest } from 'vitest/node'
+import type { KillRecord } from '../shared/kill-log.js'
+import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, type JournalLine, type RecordedResult, type ResumePlan } from '../shared/resume.js'
+import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
+import { descendantsOf, killTree } from '../shared/process-tree.js'
+import { GroupForksWorker } from './group-forks-worker.js'
+
+export const POOL_NAME = 'watchdog-forks'
+
+/**
+ * A replacement worker gets this long to start and say "started". Vitest's
+ * own start timeout is 90 s; a worker that restarts during a run should take
+ * the same time as the first one did, so the bound only guards against a
+ * worker that will never start.
+ */
+const RESTART_BOUND_MS = 60_000
+
+interface Message {
+  __vitest_worker_request__?: boolean
+  __vitest_worker_response__?: boolean
+  type?: string
+}
+
+interface Child {
+  worker: GroupForksWorker
+  dir: string
+  journal: string
+  killLog: string
+}
+
+/**
+ * Vitest's forks worker, made to survive the death of its process.
+ *
+ * Vitest's pool talks to a worker only through this transport (start, send,
+ * message, exit). This one keeps the `start` request and the current `run`
+ * request; when the process dies in the middle of a run (the helper killed it
+ * at stage `kill`, or the test crashed it), it starts a fresh process, replays
+ * both with a resume plan built from the dead process's journal, and forwards
+ * that process's messages as if nothing had happened. Vitest sees one worker
+ * and one complete run of the file.
+ */
+export class RespawningForksWorker implements PoolWorker {
+  readonly name = POOL_NAME
+  readonly cacheFs = true
+  private readonly events = new EventEmitter()
+  private child: Child
+  private startRequest: WorkerRequest | undefined
+  private runRequest: WorkerRequest | undefined
+  private stopping = false
+  private readonly plan: ResumePlan = { finished: {}, failed: {}, notRun: null }
+  private resumes = 0
+
+  constructor(private readonly options: PoolOptions) {
+    this.child = this.createChild()
+  }
+
+  on(event: string, callback: (arg: any) => void): void {
+    this.events.on(event, callback)
+  }
+
+  off(event: string, callback: (arg: any) => void): void {
+    this.events.off(event, callback)
+  }
+
+  send(message: WorkerRequest): void {
+    const m = message as Message
+    if (m.__vitest_worker_request__) {
+      if (m.type === 'start') this.startRequest = message
+      if (m.type === 'run' || m.type === 'collect') this.runRequest = message
+    }
+    this.child.worker.send(message)
+  }
+
+  deserialize(data: unknown): unknown {
+    return data
+  }
+
+  async start(): Promise<void> {
+    await this.attach(this.child)
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    const child = this.child
+    const pid = child.worker.pid
+    // Listed while the worker is alive: after it exits, its children are re-parented and only its group finds them.
+    const spawned = pid ? descendantsOf(pid) : []
+    try {
+      await child.worker.stop()
+    } finally {
+      // Whatever the tests spawned and left running dies with the worker.
+      if (pid) killTree(pid, spawned)
+      rmSync(child.dir, { recursive: true, force: true })
+    }
+  }
+
+  /** A worker process with its own directory for journal, kill log and resume plan; removed with it. */
+  private createChild(plan?: ResumePlan): Child {
+    const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
+    const journal = join(dir, 'journal.jsonl')
+    const killLog = join(dir, 'kill.jsonl')
+    const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal, [ENV_KILL_LOG]: killLog }
+    if (plan) {
+      const planFile = join(dir, 'resume.json')
+      writeFileSync(planFile, JSON.stringify(plan))
+      env[ENV_RESUME] = planFile
+    } else {
+      delete env[ENV_RESUME]
+    }
+    return { worker: new GroupForksWorker({ ...this.options, env }), dir, journal, killLog }
+  }
+
+  /**
+   * Starts a child and forwards its events while it is the current one. A
+   * replacement's own "started" answer is not forwarded: Vitest saw its
+   * worker start already.
+   */
+  private async attach(child: Child, replacement = false): Promise<void> {
+    await child.worker.start()
+    child.worker.on('message', (message: unknown) => {
+      const m = message as Message
+      if (replacement && m?.__vitest_worker_response__ && m.type === 'started') return
+      if (child === this.child) this.onMessage(message)
+    })
+    child.worker.on('error', (error: unknown) => {
+      if (child === this.child) this.events.emit('error', error)
+    })
+    // ForksPoolWorker passes the child process's own 'exit' arguments through.
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (child === this.child) void this.onExit(child, code, signal)
+    }
+    child.worker.on('exit', onExit as (arg: unknown) => void)
+  }
+
+  private onMessage(message: unknown): void {
+    const m = message as Message
+    if (m?.__vitest_worker_response__ && m.type === 'testfileFinished') this.runRequest = undefined
+    this.events.emit('message', message)
+  }
+
+  private async onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (this.stopping || !this.runRequest || !this.startRequest) {
+      this.events.emit('exit', code, signal)
+      return
+    }
+    try {
+      await this.resume(child, code, signal)
+    } catch (error) {
+      this.events.emit('error', error)
+      this.events.emit('exit', code, signal)
+    }
+  }
+
+  /** Starts a fresh process that picks the file up where the dead one left it. */
+  private async resume(dead: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    const { running } = readJournal(dead.journal, this.plan)
+    const kill = readKillRecord(dead.killLog)
+    const deadPid = dead.worker.pid
+    if (deadPid) killTree(deadPid)
+    if (running.length === 0) {
+      // Not inside a test: in a hook, the file's import, or the teardown.
+      // Running again would die again, so the next worker only reports (no
+      // hooks, no tests), and if even that dies, Vitest gets the exit.
+      if (this.plan.notRun) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${exitDescription(code, signal)}).`)
+      this.plan.notRun = `The worker died outside any test (${exitDescription(code, signal)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`
+    }
+    for (const test of running) this.plan.failed[test.id] = kill ? killFailure(kill, this.options.project.config.root) : crashFailure(code, signal, test)
+
+    this.resumes++
+    rmSync(dead.dir, { recursive: true, force: true })
+    const child = this.createChild(this.plan)
+    this.child = child
+    // Replay "start" without telling Vitest (it saw its worker start already), then the run.
+    await this.attach(child, true)
+    const started = new Promise<void>((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error(`vitest-watchdog: the replacement worker did not start within ${RESTART_BOUND_MS}ms`)), RESTART_BOUND_MS)
+      bound.unref()
+      const onMessage = (message: unknown) => {
+        const m = message as Message
+        if (m?.__vitest_worker_response__ && m.type === 'started') {
+          clearTimeout(bound)
+          child.worker.off('message', onMessage)
+          resolve()
+        }
+      }
+      child.worker.on('message', onMessage)
+    })
+    child.worker.send(this.startRequest!)
+    await started
+    child.worker.send(this.runRequest!)
+  }
+}
+
+/** Adds the finished tests to the plan; returns the tests that had started and not finished. */
+function readJournal(file: string, plan: ResumePlan): { running: Array<{ id: string; at: number; killAfter: number | null }> } {
+  const started = new Map<string, { id: string; at: number; killAfter: number | null }>()
+  if (!existsSync(file)) return { running: [] }
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue
+    let entry: JournalLine
+    try {
+      entry = JSON.parse(line) as JournalLine
+    } catch {
+      continue // The last line may be cut short by the kill.
+    }
+    if ('start' in entry) started.set(entry.start, { id: entry.start, at: entry.at, killAfter: entry.killAfter })
+    else {
+      started.delete(entry.end)
+      plan.finished[entry.end] = entry.result as RecordedResult
+    }
+  }
+  return { running: [...started.values()].filter(({ id }) => !plan.finished[id] && !plan.failed[id]) }
+}
+
+function readKillRecord(file: string): KillRecord | null {
+  if (!existsSync(file)) return null
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
+  try {
+    return lines.length ? (JSON.parse(lines[lines.length - 1]!) as KillRecord) : null
+  } catch {
+    return null
+  }
+}
+
+function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `killed by ${signal}` : `exit code ${code}`
+}
+
+function killFailure(kill: KillRecord, root: string): RecordedResult {
+  const elapsedMs = kill.test ? Math.round(kill.at - kill.test.startedAt) : 0
+  const killAfter = kill.test?.killAfter ?? 0
+  const where = kill.location ? ` It was stuck at ${relative(root, kill.location.file)}:${kill.location.line}:${kill.location.column}.` : ''
+  const message = `Test stopped by vitest-watchdog at stage "kill" after ${elapsedMs}ms (killAfter ${killAfter}ms, from ${kill.test?.budgetSource ?? 'its budget'}).${where} ${kill.reason} The rest of the file ran in a fresh worker.`
+  return failure({ name: 'TestStoppedError', code: STOPPED_CODE, message, stack: `TestStoppedError: ${message}\n${kill.stack}`, stage: 'kill', elapsedMs, killAfter, location: kill.location }, elapsedMs)
+}
+
+function crashFailure(code: number | null, signal: NodeJS.Signals | null, test: { at: number; killAfter: number | null }): RecordedResult {
+  const elapsedMs = Math.max(0, Date.now() - test.at)
+  const message = `The worker process died during this test (${exitDescription(code, signal)}) after ${elapsedMs}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+  return failure({ name: 'WorkerCrashError', code: CRASHED_CODE, message, stack: `WorkerCrashError: ${message}`, exitCode: code, signal, stage: 'kill', elapsedMs, killAfter: test.killAfter ?? 0, location: null }, elapsedMs)
+}
+
+function failure(error: Record<string, unknown>, duration: number): RecordedResult {
+  return { state: 'fail', errors: [error], duration, retryCount: 0, repeatCount: 0 }
+}

@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, test } from 'vitest'
+import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
+
+// fixtures/kill: tests that cannot be interrupted (a system call, a loop in a
+// timer callback) or that take their worker down. The runFixture harness fails
+// if any process, the `sleep` included, outlives the run.
+let run: FixtureRun
+
+beforeAll(async () => {
+  run = await runFixture('kill')
+})
+
+describe('execSync of a long sleep', () => {
+  test('fails at stage kill, saying why the interrupt could not work', () => {
+    const outcome = outcomeOf(run, 'exec-sync.test.ts > blocks in a system call')
+    expect(outcome.status).toBe('failed')
+    expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)\. The test thread did not pause within the grace period: it is blocked outside JavaScript/)
+    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call')).toMatchObject({ stage: 'kill', killAfter: 400, location: null })
+  })
+
+  test('the tests before and after it pass, with hooks as a user expects', () => {
+    // The fixture asserts that beforeAll ran again in the fresh worker and that
+    // the next test's beforeEach ran there: these pass only if both held.
+    for (const name of ['passes before the hang', 'runs in a fresh worker after the kill', 'and so does the one after it']) {
+      expect(outcomeOf(run, `exec-sync.test.ts > ${name}`).status).toBe('passed')
+    }
+  })
+})
+
+test('a busy loop inside a timer callback is killed (terminating there would crash Node) and its line reported', () => {
+  const outcome = outcomeOf(run, 'timer-loop.test.ts > spins inside a timer callback')
+  expect(outcome.failureMessages[0]).toContain('at stage "kill"')
+  expect(outcome.failureMessages[0]).toContain('It was stuck at timer-loop.test.ts:6:7.')
+  expect(outcome.failureMessages[0]).toContain('inside a timer, I/O or hook callback')
+  expect(hangOf(run, 'timer-loop.test.ts', 'spins inside a timer callback')).toMatchObject({ stage: 'kill', location: { file: 'timer-loop.test.ts', line: 6, column: 7 } })
+  expect(outcomeOf(run, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
+})
+
+describe.each([
+  { file: 'self-sigkill.test.ts', test: 'kills its own worker', after: 'runs after the crash', how: 'killed by SIGKILL', crash: { signal: 'SIGKILL', exitCode: null } },
+  { file: 'abort.test.ts', test: 'calls process.abort()', after: 'runs after the abort', how: 'killed by SIGABRT', crash: { signal: 'SIGABRT', exitCode: null } },
+  { file: 'exit.test.ts', test: "calls process.exit(3) behind Vitest's back", after: 'runs after the exit', how: 'exit code 3', crash: { signal: null, exitCode: 3 } },
+])('a worker that dies: $file', ({ file, test: name, after, how, crash }) => {
+  test('the running test fails naming how the worker died', () => {
+    const outcome = outcomeOf(run, `${file} > ${name}`)
+    expect(outcome.status).toBe('failed')
+    expect(outcome.failureMessages[0]).toMatch(new RegExp(`^WorkerCrashError: The worker process died during this test \\(${how}\\) after \\d+ms`))
+    expect(hangOf(run, file, name)).toMatchObject({ stage: 'kill', crash })
+  })
+
+  test('the tests before and after it keep their real results', () => {
+    expect(outcomeOf(run, `${file} > passes first`).status).toBe('passed')
+    expect(outcomeOf(run, `${file} > ${after}`).status).toBe('passed')
+  })
+})
+
+test('an interrupt and then a kill in one file: each test reported once, in the report too', () => {
+  expect(outcomeOf(run, 'mixed.test.ts > is interrupted first').failureMessages[0]).toContain('at stage "interrupt"')
+  expect(outcomeOf(run, 'mixed.test.ts > is killed next').failureMessages[0]).toContain('at stage "kill"')
+  expect(outcomeOf(run, 'mixed.test.ts > passes last').status).toBe('passed')
+  expect(run.report?.hangs.filter((h) => h.file === 'mixed.test.ts').map((h) => `${h.test}: ${h.stage}`)).toEqual([
+    'is interrupted first: interrupt',
+    'is killed next: kill',
+  ])
+})
+
+test('bookkeeping is exact: every declared test reported once, in its true state', () => {
+  expect(run.tests.size).toBe(18)
+  const statuses = [...run.tests.values()].map((t) => t.status)
+  expect(statuses.filter((s) => s === 'passed')).toHaveLength(11)
+  expect(statuses.filter((s) => s === 'failed')).toHaveLength(7)
+  expect(run.report?.hangs).toHaveLength(7)
+  expect(run.output).toMatch(/Tests\s+7 failed \| 11 passed \(18\)/)
+  // Each file is printed once in the summary.
+  expect(run.output.match(/❯ exec-sync\.test\.ts \(4 tests/g)).toHaveLength(1)
+})
+
+describe('fixtures/crash-loop: a worker that keeps dying does not loop', () => {
+  let loop: FixtureRun
+  beforeAll(async () => {
+    loop = await runFixture('crash-loop')
+  })
+
+  test('each crashed test is resumed once and fails; the file completes', () => {
+    for (const name of ['first crash', 'second crash', 'third crash']) {
+      expect(outcomeOf(loop, `every-test-crashes.test.ts > ${name}`).status).toBe('failed')
+    }
+  })
+
+  test('a crash outside any test reports what finished and marks the rest not run, with the reason', () => {
+    expect(outcomeOf(loop, 'hook-crash.test.ts > finishes before the crash').status).toBe('passed')
+    expect(outcomeOf(loop, 'hook-crash.test.ts > a suite whose afterAll crashes > passes').status).toBe('passed')
+    expect(outcomeOf(loop, 'hook-crash.test.ts > comes after the crashing hook').status).toBe('skipped')
+    expect(loop.output).toContain('WorkerCrashError: The worker died outside any test (killed by SIGKILL): in a hook, the import of the file or its teardown.')
+    expect(loop.output).toMatch(/Tests\s+3 failed \| 2 passed \| 1 skipped \(6\)/)
+  })
+})
