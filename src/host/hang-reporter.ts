@@ -33,21 +33,32 @@ export class HangReporter implements Reporter {
   }
 
   onTestCaseResult(testCase: TestCase): void {
-    if (this.seen.has(testCase.id)) return
-    for (const error of testCase.result().errors ?? []) {
-      const stop = error as unknown as Partial<SerializedStop>
+    this.collect(testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors)
+  }
+
+  /** Stops in hooks of a describe or of the file, and in the import of the file, land on the suite or the module. */
+  onTestModuleEnd(module: TestModule): void {
+    this.collect(module.id, module.moduleId, '(file)', module.errors())
+    for (const suite of module.children.allSuites()) this.collect(suite.id, module.moduleId, suite.fullName, suite.errors())
+  }
+
+  private collect(id: string, moduleId: string, name: string, errors: ReadonlyArray<unknown> | undefined): void {
+    if (this.seen.has(id)) return
+    for (const error of errors ?? []) {
+      const stop = error as Partial<SerializedStop>
       if ((stop.code !== STOPPED_CODE && stop.code !== CRASHED_CODE) || !stop.stage) continue
       this.add({
         ...(stop.code === CRASHED_CODE ? { crash: { signal: stop.signal ?? null, exitCode: stop.exitCode ?? null } } : {}),
-        file: this.relative(testCase.module.moduleId),
-        test: testCase.fullName,
+        ...(stop.subject && stop.subject !== 'Test' ? { what: stop.subject } : {}),
+        file: this.relative(moduleId),
+        test: name,
         stage: stop.stage,
         killAfter: stop.killAfter ?? 0,
         elapsedMs: Math.round(stop.elapsedMs ?? 0),
         location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
         stack: stop.stack ?? '',
       })
-      this.seen.add(testCase.id)
+      this.seen.add(id)
     }
   }
 

@@ -41,7 +41,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
           checkDuration('meta.killAfter', tag.meta.killAfter, `tag "${String(tag.name)}" of the vitest config`)
         }
       }
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, killLogFile }
+      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, killLogFile }
       // Vitest's default pool becomes the respawning one: same forks, plus the
       // kill stage and resuming a file after its worker died. Another pool
       // chosen by the user is kept as it is.
@@ -52,6 +52,10 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       const pool = String(project.config.pool)
       if (!INTERRUPTIBLE_POOLS.has(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" gets the abort stage only; interrupt needs pool "forks" (Vitest's default).`)
+      }
+      if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+        // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
+        vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
       if (!reporters.has(vitest)) {
         const reporter = new HangReporter({ outputFile: resolved.outputFile, killLogFile })

@@ -234,8 +234,8 @@ function killFailure(kill: KillRecord, root: string): RecordedResult {
   const elapsedMs = kill.test ? Math.round(kill.at - kill.test.startedAt) : 0
   const killAfter = kill.test?.killAfter ?? 0
   const where = kill.location ? ` It was stuck at ${relative(root, kill.location.file)}:${kill.location.line}:${kill.location.column}.` : ''
-  const message = `Test stopped by vitest-watchdog at stage "kill" after ${elapsedMs}ms (killAfter ${killAfter}ms, from ${kill.test?.budgetSource ?? 'its budget'}).${where} ${kill.reason} The rest of the file ran in a fresh worker.`
-  return failure({ name: 'TestStoppedError', code: STOPPED_CODE, message, stack: `TestStoppedError: ${message}\n${kill.stack}`, stage: 'kill', elapsedMs, killAfter, location: kill.location }, elapsedMs)
+  const message = `${kill.test?.subject ?? 'Test'} stopped by vitest-watchdog at stage "kill" after ${elapsedMs}ms (killAfter ${killAfter}ms, from ${kill.test?.budgetSource ?? 'its budget'}).${where} ${kill.reason} The rest of the file ran in a fresh worker.`
+  return failure({ name: 'TestStoppedError', code: STOPPED_CODE, subject: kill.test?.subject ?? 'Test', message, stack: `TestStoppedError: ${message}\n${kill.stack}`, stage: 'kill', elapsedMs, killAfter, location: kill.location }, elapsedMs)
 }
 
 function crashFailure(code: number | null, signal: NodeJS.Signals | null, test: { at: number; killAfter: number | null }): RecordedResult {

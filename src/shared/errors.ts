@@ -42,6 +42,8 @@ export interface SourceLocation {
 }
 
 export interface TestStoppedDetails {
+  /** What was stopped, as the message's first words: "Test" (default), 'Hook "beforeEach"', 'Import of "a.test.ts"'. */
+  subject?: string
   stage: Stage
   elapsedMs: number
   killAfter: number
@@ -57,6 +59,8 @@ export interface TestStoppedDetails {
 /** The failure of a test that the watchdog had to stop. */
 export class TestStoppedError extends Error {
   readonly code = STOPPED_CODE
+  /** What was stopped: "Test", 'Hook "beforeEach" of test "…"', 'Import of "…"'. */
+  readonly subject: string
   readonly stage: Stage
   readonly elapsedMs: number
   readonly killAfter: number
@@ -64,6 +68,7 @@ export class TestStoppedError extends Error {
   constructor(details: TestStoppedDetails) {
     super(stoppedMessage(details))
     this.name = 'TestStoppedError'
+    this.subject = details.subject ?? 'Test'
     this.stage = details.stage
     this.elapsedMs = details.elapsedMs
     this.killAfter = details.killAfter
@@ -72,7 +77,7 @@ export class TestStoppedError extends Error {
 }
 
 function stoppedMessage(d: TestStoppedDetails): string {
-  const head = `Test stopped by vitest-watchdog at stage "${d.stage}" after ${Math.round(d.elapsedMs)}ms (killAfter ${d.killAfter}ms, from ${d.budgetSource}).`
+  const head = `${d.subject ?? 'Test'} stopped by vitest-watchdog at stage "${d.stage}" after ${Math.round(d.elapsedMs)}ms (killAfter ${d.killAfter}ms, from ${d.budgetSource}).`
   const file = d.location && d.root ? relative(d.root, d.location.file) || d.location.file : d.location?.file
   const where = d.location ? ` It was stuck at ${file}:${d.location.line}:${d.location.column}.` : ''
   const note = d.note ? ` ${d.note}` : ''

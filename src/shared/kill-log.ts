@@ -9,6 +9,8 @@ export interface RunningTest {
   seq: number
   file: string
   name: string
+  /** What was running: "Test", 'Hook "beforeAll"', ... */
+  subject: string
   killAfter: number
   budgetSource: string
   startedAt: number

@@ -7,6 +7,8 @@ export interface WatchdogOptions {
   grace?: number
   /** Path of the JSON hang report, relative to the project root. */
   outputFile?: string
+  /** Budget for importing one test file (its top-level code), in ms. */
+  importKillAfter?: number
 }
 
 /**
@@ -15,10 +17,18 @@ export interface WatchdogOptions {
  */
 export const DEFAULT_GRACE_MS = 1_000
 
+/**
+ * Importing a test file runs its whole module graph, cold caches and all; a
+ * minute is far beyond any sane import on a loaded CI machine and still stops
+ * a top-level loop long before the CI job's own timeout.
+ */
+export const DEFAULT_IMPORT_KILL_AFTER_MS = 60_000
+
 /** What the worker needs to know, as it travels through Vitest's `provide`. */
 export interface WorkerSettings {
   killAfter: number | null
   grace: number
+  importKillAfter: number | null
   /** File the helper appends to before it kills its worker (see worker/helper.ts). */
   killLogFile: string | null
 }
@@ -33,7 +43,7 @@ export function checkDuration(option: string, value: unknown, source: OptionSour
   return value
 }
 
-const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'outputFile'])
+const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'outputFile', 'importKillAfter'])
 
 export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions, 'grace'>> & WatchdogOptions {
   const source = 'watchdog() plugin options'
@@ -51,6 +61,7 @@ export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions,
     grace: o.grace === undefined ? DEFAULT_GRACE_MS : checkDuration('grace', o.grace, source),
   }
   if (o.killAfter !== undefined) resolved.killAfter = checkDuration('killAfter', o.killAfter, source)
+  if (o.importKillAfter !== undefined) resolved.importKillAfter = checkDuration('importKillAfter', o.importKillAfter, source)
   if (o.outputFile !== undefined) {
     if (typeof o.outputFile !== 'string' || o.outputFile.trim() === '') {
       throw new WatchdogOptionError('outputFile', o.outputFile, source, 'a non-empty path string')

@@ -11,6 +11,8 @@ export interface HangEntry {
   stack: string
   /** Why the ladder went as far as it did, when it went past `abort`. */
   note?: string
+  /** What was stopped when it was not the test body: 'Hook "afterAll" of describe "db"', 'Import of "a.test.ts"'. */
+  what?: string
   /** Set when the worker died by itself during the test (a crash, not a stop): how it died. */
   crash?: { signal: string | null; exitCode: number | null }
 }
@@ -27,6 +29,7 @@ export interface SerializedStop {
   message: string
   stack?: string
   stage: Stage
+  subject?: string
   elapsedMs: number
   killAfter: number
   location: SourceLocation | null

@@ -18,7 +18,7 @@ interface TagDefinition {
  * the test's own Vitest timeout.
  */
 export function resolveBudget(
-  test: RunnerTestCase,
+  test: RunnerTestCase | RunnerTestSuite,
   settings: WorkerSettings,
   vitestTimeout: { ms: number; source: string },
   tags: readonly TagDefinition[] | undefined,
@@ -38,8 +38,9 @@ export function resolveBudget(
  * guess from the same value higher up: the closest describe that sets it, else
  * a tag that sets it, else the test itself.
  */
-function metaSource(test: RunnerTestCase, value: unknown, tags: readonly TagDefinition[] | undefined): string {
-  const where = `test "${(test as { fullTestName?: string }).fullTestName || test.name}" (${test.file?.name ?? 'unknown file'})`
+function metaSource(test: RunnerTestCase | RunnerTestSuite, value: unknown, tags: readonly TagDefinition[] | undefined): string {
+  const kind = test.type === 'test' ? 'test' : 'describe'
+  const where = `${kind} "${(test as { fullTestName?: string }).fullTestName || test.name}" (${test.file?.name ?? 'unknown file'})`
   // Nested describes inherit the value: the one that set it is the outermost of an unbroken run.
   let origin: RunnerTestSuite | undefined
   for (let suite: RunnerTestSuite | undefined = test.suite; suite && suite !== (test.file as unknown); suite = suite.suite) {
@@ -48,7 +49,7 @@ function metaSource(test: RunnerTestCase, value: unknown, tags: readonly TagDefi
     origin = suite
   }
   if (origin) return `meta of describe "${origin.name}", inherited by ${where}`
-  for (const tagName of test.tags ?? []) {
+  for (const tagName of (test as { tags?: string[] }).tags ?? []) {
     const tag = tags?.find((t) => t.name === tagName)
     if (tag?.meta && Object.is(tag.meta.killAfter, value)) return `meta of tag "${tagName}" (vitest config), used by ${where}`
   }

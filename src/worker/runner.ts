@@ -1,111 +1,92 @@
 /**
  * The test runner Vitest loads in every worker when the plugin is on.
  *
- * It runs each test body in a fresh microtask, raced against the watchdog:
- * - stage `abort`: at the budget, it aborts the test's `context.signal`
- *   (Vitest then rejects the test) and lets cooperative code clean up;
- * - stage `interrupt`: `grace` later the helper thread, which has been
- *   watching the shared deadline, pauses this thread through the inspector
- *   and terminates the stuck JavaScript. This runner then fails the test with
- *   the location the helper recorded and carries on with the next test.
- *
- * The body runs in its own microtask so that termination, which unwinds the
- * whole JavaScript stack of the current task, never unwinds the runner.
+ * Every test body, hook and test-file import runs under a Guard (guard.ts):
+ * - stage `abort`: at the budget, the test's `context.signal` is aborted and
+ *   cooperative code gets `grace` ms to settle;
+ * - stage `interrupt`: the helper thread pauses this thread through the
+ *   inspector and terminates the stuck JavaScript; the run goes on;
+ * - stage `kill`: the helper kills this process; the pool worker in the main
+ *   process resumes the file in a fresh one, which this runner feeds from the
+ *   resume plan (journal.ts).
  */
-import { Worker } from 'node:worker_threads'
-import { TestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type TestContext } from 'vitest'
-import type { SerializedConfig } from 'vitest'
-import { TestStoppedError } from '../shared/errors.js'
-import { DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import inspector from 'node:inspector'
+import { relative } from 'node:path'
+import { TestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
+import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { CRASHED_CODE } from '../shared/report.js'
 import { ENV_KILL_LOG } from '../shared/resume.js'
 import { resolveBudget, type Budget } from './budget.js'
-import { createChannel, DEADLINE, RUN, STARTED, type Channel, type HelperData, type RunningTest, type Verdict } from './channel.js'
-import { absoluteNow, realClearTimeout, unrefTimer } from './clock.js'
 import { GatedSignal } from './cancel-gate.js'
+import { Guard, type GuardSpec } from './guard.js'
+import { Helper } from './helper-handle.js'
 import { journalEnd, journalStart, restoredResult, resumePlan } from './journal.js'
-import { CRASHED_CODE } from '../shared/report.js'
-import { installFrameMapper, stuckLocation } from './stuck-location.js'
+import { installFrameMapper } from './stuck-location.js'
 
-/**
- * How long the runner waits for the helper's verdict once the helper has
- * claimed a test: the whole interrupt stage (grace) plus the helper's own
- * bounded inspector calls. Past it the helper has killed the process anyway.
- */
-const VERDICT_MARGIN_MS = 5_000
-/**
- * The helper steps in this long after the abort stage ends. An idle thread
- * (an async hang) ends its own abort stage with a timer that fires on time;
- * the margin keeps the helper from pausing an idle thread because that timer
- * ran a little late on a loaded machine. A busy thread pays it once per hang.
- */
-const IDLE_MARGIN_MS = 200
+type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
+const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
 
-interface Pending {
-  seq: number
-  resolve(verdict: Verdict): void
+type AnyFn = (...args: unknown[]) => unknown
+
+/** A debugger session must never be cut short: --inspect, --inspect-brk, or an inspector opened later. */
+function debuggerAttached(): boolean {
+  return inspector.url() !== undefined || process.execArgv.some((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg))
 }
 
-class Helper {
-  readonly channel: Channel = createChannel()
-  private readonly worker: Worker
-  private pending: Pending | null = null
-
-  constructor(grace: number, killLogFile: string | null) {
-    const data: HelperData = { sab: this.channel.sab, grace, killLogFile }
-    this.worker = new Worker(new URL('./helper.js', import.meta.url), { workerData: data, name: 'vitest-watchdog helper' })
-    // The helper must never keep the test process alive.
-    this.worker.unref()
-    this.worker.on('message', (verdict: Verdict) => {
-      if (this.pending?.seq === verdict.seq) this.pending.resolve(verdict)
-    })
-    this.worker.on('error', (error) => {
-      process.stderr.write(`vitest-watchdog: the helper thread failed, hung tests will not be interrupted in this worker: ${error.stack ?? error}\n`)
-    })
-  }
-
-  /** Who is running, in case the helper has to kill this worker and leave a record. */
-  started(test: RunningTest): void {
-    this.worker.postMessage(test)
-  }
-
-  /** Resolves when the helper reports on test `seq`. */
-  verdictFor(seq: number): Promise<Verdict> {
-    return new Promise((resolve) => {
-      this.pending = { seq, resolve }
-    })
-  }
-}
-
-let sequence = 0
+let announcedStandDown = false
 
 export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
-  private helper: Helper | undefined
+  private guard: Guard | undefined
   private readonly signals = new WeakMap<object, GatedSignal>()
-  private readonly defaultTimeout: number
+  private readonly defaultTestTimeout: number
+  private readonly defaultHookTimeout: number
+  /** Set when a debugger is attached at start: the watchdog leaves Vitest exactly as it is. */
+  private readonly standDown: boolean
 
   constructor(config: SerializedConfig) {
     super(config)
-    // The watchdog owns the default test timeout: with Vitest's own timer
-    // switched off, a test gets the ladder (abort, then interrupt) at its
-    // budget instead of a plain rejection that leaves its code running.
-    // A timeout passed to a single test still applies as Vitest defines it.
-    this.defaultTimeout = config.testTimeout
-    config.testTimeout = 0
+    this.defaultTestTimeout = config.testTimeout
+    this.defaultHookTimeout = config.hookTimeout
+    this.standDown = debuggerAttached() || config.inspector?.enabled === true
+    if (!this.standDown) {
+      // The watchdog owns the default timeouts: with Vitest's own timers
+      // switched off, a test or hook gets the ladder at its budget instead of
+      // a plain rejection that leaves its code running. A timeout passed to a
+      // single test or hook still applies as Vitest defines it.
+      config.testTimeout = 0
+      config.hookTimeout = 0
+    }
   }
 
-  private setup(): { settings: WorkerSettings; helper: Helper } {
+  private setup(): { settings: WorkerSettings; guard: Guard } {
     if (!this.settings) {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
-      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, killLogFile: null }
+      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, killLogFile: null }
       installFrameMapper()
-      this.helper = new Helper(this.settings.grace, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile)
+      this.guard = new Guard(new Helper(this.settings.grace, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile))
     }
-    return { settings: this.settings, helper: this.helper! }
+    return { settings: this.settings, guard: this.guard! }
+  }
+
+  /** Runs `fn` under the ladder, unless a debugger is attached. */
+  private guarded<T>(spec: () => GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> | T | PromiseLike<T> {
+    if (this.standDown) return fn()
+    if (debuggerAttached()) {
+      if (!announcedStandDown) {
+        announcedStandDown = true
+        process.stderr.write('vitest-watchdog: a debugger is attached to this worker; standing down (no test will be aborted, interrupted or killed).\n')
+      }
+      return fn()
+    }
+    const resolved = spec()
+    if (resolved.budget.ms === 0) return fn()
+    return this.setup().guard.run(resolved, fn)
   }
 
   override extendTaskContext(context: TestContext): TestContext {
     const extended = super.extendTaskContext(context)
+    if (this.standDown) return extended
     // Vitest keeps the controller of `context.signal` private; a signal that
     // follows both Vitest's and ours lets the abort stage use the test's own
     // signal, which Vitest already turns into a rejection of the test.
@@ -113,6 +94,83 @@ export default class WatchdogRunner extends TestRunner {
     this.signals.set(extended.task, gated)
     ;(extended as { signal: AbortSignal }).signal = gated.signal
     return extended
+  }
+
+  override importFile(filepath: string, source: Parameters<TestRunner['importFile']>[1]): unknown {
+    if (source !== 'collect') return super.importFile(filepath, source)
+    const name = relative(this.config.root, filepath)
+    return this.guarded(() => {
+      const { settings } = this.setup()
+      const budget: Budget = settings.importKillAfter !== null
+        ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
+        : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
+      return { ...this.common(), subject: `Import of "${name}"`, budget, file: filepath, name: '(import)' }
+    }, () => super.importFile(filepath, source))
+  }
+
+  /**
+   * Wraps every hook in the ladder, and, in a worker started only to report
+   * (its file's worker died outside any test, and resuming again would
+   * repeat that), removes them: no hook runs, every test reports what was
+   * recorded or "not run", and the file carries the reason.
+   */
+  onCollected(files: RunnerTestFile[]): void {
+    const reportOnly = !!resumePlan()?.notRun
+    for (const file of files) {
+      forEachSuite(file, (suite) => {
+        const hooks = TestRunner.getSuiteHooks(suite) as unknown as Partial<Record<string, unknown[]>> | undefined
+        if (!hooks) return
+        for (const kind of Object.keys(hooks)) {
+          const list = hooks[kind]
+          if (!Array.isArray(list)) continue
+          if (reportOnly) list.length = 0
+          else if (!this.standDown && (GUARDED_HOOKS as readonly string[]).includes(kind)) {
+            for (let i = 0; i < list.length; i++) list[i] = this.wrapHook(kind as HookKind, suite, list[i] as AnyFn)
+          }
+        }
+      })
+    }
+  }
+
+  private wrapHook(kind: HookKind, suite: RunnerTestSuite, hook: AnyFn): AnyFn {
+    const runner = this
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      return runner.guarded(() => runner.hookSpec(kind, suite, args), () => hook.apply(this, args))
+    }
+    // Vitest keeps cleanup settings on the hook function itself (symbol keys).
+    return Object.assign(wrapped, hook)
+  }
+
+  private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[]): GuardSpec {
+    const hookTimeout = { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+    const { settings } = this.setup()
+    const subject = `Hook "${kind}"`
+    if (kind === 'beforeEach' || kind === 'afterEach') {
+      const test = (args[0] as TestContext | undefined)?.task as RunnerTestCase | undefined
+      if (test) {
+        const gate = this.signals.get(test)
+        return {
+          ...this.common(),
+          subject: `${subject} of test "${fullTestName(test)}"`,
+          budget: resolveBudget(test, settings, hookTimeout, this.config.tags),
+          file: test.file.filepath,
+          name: fullTestName(test),
+          abort: gate ? (reason) => gate.abort(reason) : undefined,
+        }
+      }
+    }
+    const where = 'filepath' in suite ? 'of the file' : `of describe "${suite.name}"`
+    return {
+      ...this.common(),
+      subject: `${subject} ${where}`,
+      budget: resolveBudget(suite, settings, hookTimeout, this.config.tags),
+      file: suite.file.filepath,
+      name: `${kind} ${where}`,
+    }
+  }
+
+  private common(): Pick<GuardSpec, 'grace' | 'root'> {
+    return { grace: this.setup().settings.grace, root: this.config.root }
   }
 
   override async onBeforeRunTask(test: RunnerTestCase): Promise<void> {
@@ -129,22 +187,6 @@ export default class WatchdogRunner extends TestRunner {
     if (test.mode === 'run' || test.mode === 'queued') journalStart(test, this.budgetOf(test)?.ms ?? null)
   }
 
-  /**
-   * A worker started only to report (the file's worker died outside any test
-   * and resuming again would repeat that): no hook runs, every test reports
-   * what was recorded or "not run", and the file carries the reason.
-   */
-  onCollected(files: RunnerTestFile[]): void {
-    const plan = resumePlan()
-    if (!plan?.notRun) return
-    for (const file of files) {
-      forEachSuite(file, (suite) => {
-        const hooks = TestRunner.getSuiteHooks(suite) as unknown as Record<string, unknown> | undefined
-        for (const list of Object.values(hooks ?? {})) if (Array.isArray(list)) list.length = 0
-      })
-    }
-  }
-
   override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
     await super.onAfterRunSuite(suite)
     const plan = resumePlan()
@@ -159,10 +201,31 @@ export default class WatchdogRunner extends TestRunner {
     journalEnd(test)
   }
 
+  /** onTestFinished and onTestFailed handlers are registered while the test runs: guard them once it has. */
+  onTaskFinished(test: RunnerTestCase): void {
+    if (this.standDown) return
+    const handlersOf = test as unknown as Partial<Record<'onFinished' | 'onFailed', AnyFn[]>>
+    for (const key of ['onFinished', 'onFailed'] as const) {
+      const handlers = handlersOf[key]
+      if (!handlers) continue
+      const label = key === 'onFinished' ? 'onTestFinished' : 'onTestFailed'
+      handlersOf[key] = handlers.map((handler) => {
+        const wrapped = (...args: unknown[]) => this.guarded(() => ({
+          ...this.common(),
+          subject: `Hook "${label}" of test "${fullTestName(test)}"`,
+          budget: resolveBudget(test, this.setup().settings, { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }, this.config.tags),
+          file: test.file.filepath,
+          name: fullTestName(test),
+        }), () => handler(...args))
+        return Object.assign(wrapped, handler)
+      })
+    }
+  }
+
   private resolve(test: RunnerTestCase): Budget {
     const vitestTimeout = test.timeout > 0
       ? { ms: test.timeout, source: 'the timeout argument of the test' }
-      : { ms: this.defaultTimeout, source: 'Vitest testTimeout' }
+      : { ms: this.defaultTestTimeout, source: 'Vitest testTimeout' }
     return resolveBudget(test, this.setup().settings, vitestTimeout, this.config.tags)
   }
 
@@ -177,93 +240,17 @@ export default class WatchdogRunner extends TestRunner {
 
   async runTask(test: RunnerTestCase): Promise<void> {
     const fn = TestRunner.getTestFn(test)
-    const { settings, helper } = this.setup()
-    const budget = this.resolve(test)
-    if (budget.ms === 0) return fn()
-
-    const { channel } = helper
-    const seq = ++sequence
-    const start = absoluteNow()
-    channel.times[STARTED] = start
-    channel.times[DEADLINE] = start + budget.ms + settings.grace + IDLE_MARGIN_MS
-    const verdict = helper.verdictFor(seq)
-    helper.started({ seq, file: test.file.filepath, name: fullTestName(test), killAfter: budget.ms, budgetSource: budget.source, startedAt: start })
-    Atomics.store(channel.run, RUN, seq)
-    Atomics.notify(channel.run, RUN)
-
     const gate = this.signals.get(test)
-    let abortError: TestStoppedError | undefined
-    const abortTimer = unrefTimer(() => {
-      // Already claimed by the helper (this timer can fire right after an
-      // interrupt, before the verdict arrives): the helper's stop stands.
-      if (Atomics.load(channel.run, RUN) !== seq) return
-      abortError = new TestStoppedError({ stage: 'abort', elapsedMs: absoluteNow() - start, killAfter: budget.ms, budgetSource: budget.source, location: null, root: this.config.root })
-      gate?.abort(abortError)
-    }, budget.ms)
-    // The end of the abort stage, seen from this thread. It can only fire when
-    // the thread is idle: the test is waiting on something that will never
-    // come, and no JavaScript is left to interrupt.
-    let expire: (value: 'expired') => void = () => {}
-    const expired = new Promise<'expired'>((resolve) => (expire = resolve))
-    const abortStageEnd = unrefTimer(() => {
-      if (Atomics.compareExchange(channel.run, RUN, seq, 0) === seq) expire('expired')
-    }, budget.ms + settings.grace)
-
-    // A fresh microtask: the runner's own frames are not on the stack that an interrupt unwinds.
-    const body = Promise.resolve().then(() => (gate ? gate.start(fn) : fn()))
-    const settled = body.then(() => ({ ok: true as const }), (error: unknown) => ({ ok: false as const, error }))
-    const outcome = await Promise.race([settled, verdict, expired])
-    realClearTimeout(abortTimer)
-    realClearTimeout(abortStageEnd)
-
-    if (outcome === 'expired') {
-      Atomics.notify(channel.run, RUN)
-      gate?.release()
-      throw this.abortStop(test, start, budget, `No JavaScript was running: it was waiting on a promise that never settled, and did not settle within ${settings.grace}ms of its signal being aborted.`)
-    }
-    if ('kind' in outcome) return this.fail(outcome, start, budget, settings.grace, channel)
-    if (Atomics.compareExchange(channel.run, RUN, seq, 0) !== seq) {
-      // The helper claimed the test just as it settled: its verdict decides.
-      const late = await Promise.race([verdict, delay(settings.grace + VERDICT_MARGIN_MS)])
-      if (late) return this.fail(late, start, budget, settings.grace, channel)
-      Atomics.store(channel.run, RUN, 0)
-    }
-    Atomics.notify(channel.run, RUN)
-    if (abortError) {
-      // Settled after the abort, within grace: the abort stage stopped it.
-      // Report the moment it settled, which is when its cleanup had run.
-      throw this.abortStop(test, start, budget, 'It settled after its signal was aborted.')
-    }
-    if (!outcome.ok) throw outcome.error
-  }
-
-  /**
-   * No JavaScript was stopped, so there is no stuck frame: the stack points at
-   * the test itself (when Vitest recorded where it is) rather than at the
-   * watchdog's own code.
-   */
-  private abortStop(test: RunnerTestCase, start: number, budget: Budget, note: string): TestStoppedError {
-    const error = new TestStoppedError({ stage: 'abort', elapsedMs: absoluteNow() - start, killAfter: budget.ms, budgetSource: budget.source, location: null, root: this.config.root, note })
-    const at = test.location ? `\n    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : ''
-    error.stack = `${error.name}: ${error.message}${at}`
-    return error
-  }
-
-  private fail(verdict: Verdict, start: number, budget: Budget, grace: number, channel: Channel): never {
-    Atomics.store(channel.run, RUN, 0)
-    Atomics.notify(channel.run, RUN)
-    const mapped = stuckLocation(verdict.frames)
-    const error = new TestStoppedError({
-      stage: 'interrupt',
-      elapsedMs: absoluteNow() - start,
-      killAfter: budget.ms,
-      budgetSource: budget.source,
-      location: mapped.location,
-      root: this.config.root,
-      note: `Its signal was aborted and ignored for ${grace}ms, so the running JavaScript was terminated; the worker goes on.`,
-    })
-    error.stack = `${error.name}: ${error.message}\n${mapped.stack}`
-    throw error
+    await this.guarded(() => ({
+      ...this.common(),
+      subject: 'Test',
+      budget: this.resolve(test),
+      file: test.file.filepath,
+      name: fullTestName(test),
+      definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
+      abort: gate ? (reason) => gate.abort(reason) : undefined,
+      expire: () => gate?.release(),
+    }), () => (gate ? gate.start(fn) : fn()))
   }
 }
 
@@ -275,8 +262,4 @@ function fullTestName(test: RunnerTestCase): string {
 function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {
   visit(suite)
   for (const task of suite.tasks) if (task.type === 'suite') forEachSuite(task, visit)
-}
-
-function delay(ms: number): Promise<null> {
-  return new Promise((resolve) => unrefTimer(() => resolve(null), ms))
 }
