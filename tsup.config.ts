@@ -18,4 +18,6 @@ export default defineConfig({
   splitting: true,
   sourcemap: false,
   external: ['vitest', 'vitest/node', 'vitest/config'],
+  // Keep 'node:' specifiers: Vite's module runner resolves a bare 'timers' as a file.
+  removeNodeProtocol: false,
 })

@@ -2,8 +2,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node'
 import type { KillRecord } from '../shared/kill-log.js'
-import type { HangEntry, SerializedStop } from '../shared/report.js'
-import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
+import type { HangEntry, LeakEntry, LeakReportEntry, SerializedStop } from '../shared/report.js'
+import { CRASHED_CODE, LEAKS_META_KEY, STOPPED_CODE } from '../shared/report.js'
 import { ReportFile } from './report-file.js'
 
 /**
@@ -14,6 +14,8 @@ import { ReportFile } from './report-file.js'
 export class HangReporter implements Reporter {
   private vitest: Vitest | undefined
   private readonly hangs: HangEntry[] = []
+  private readonly leaks: LeakReportEntry[] = []
+  private readonly leaksSeen = new Set<string>()
   /**
    * Test ids already in the report. A file resumed after its worker died
    * reports its finished tests again (with their recorded results): one entry
@@ -28,16 +30,26 @@ export class HangReporter implements Reporter {
     this.vitest = vitest
     if (this.options.outputFile) {
       this.file = new ReportFile(resolve(vitest.config.root, this.options.outputFile))
-      this.file.write({ hangs: this.hangs, leaks: [] })
+      this.write()
     }
   }
 
   onTestCaseResult(testCase: TestCase): void {
+    this.collectLeaks(testCase.id, testCase.module.moduleId, testCase.fullName, testCase.meta())
     this.collect(testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors)
+  }
+
+  private collectLeaks(id: string, moduleId: string, name: string, meta: object): void {
+    const found = (meta as Record<string, unknown>)[LEAKS_META_KEY] as Array<LeakEntry & { hint: string }> | undefined
+    if (!found || this.leaksSeen.has(id)) return
+    this.leaksSeen.add(id)
+    for (const leak of found) this.leaks.push({ file: this.relative(moduleId), test: name, ...leak })
+    this.write()
   }
 
   /** Stops in hooks of a describe or of the file, and in the import of the file, land on the suite or the module. */
   onTestModuleEnd(module: TestModule): void {
+    this.collectLeaks(module.id, module.moduleId, '(file)', module.meta())
     this.collect(module.id, module.moduleId, '(file)', module.errors())
     for (const suite of module.children.allSuites()) this.collect(suite.id, module.moduleId, suite.fullName, suite.errors())
   }
@@ -64,7 +76,8 @@ export class HangReporter implements Reporter {
 
   onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
     this.readKillLog()
-    this.file?.write({ hangs: this.hangs, leaks: [] })
+    this.write()
+    this.printLeaks()
     if (this.hangs.length > 0) {
       const where = this.file ? `; report: ${this.relative(this.file.path)}` : ''
       this.vitest?.logger.log(`vitest-watchdog: ${this.hangs.length} test${this.hangs.length === 1 ? "" : "s"} stopped or crashed${where}`)
@@ -76,9 +89,31 @@ export class HangReporter implements Reporter {
     }
   }
 
+  /** Leaks grouped by test, one line each, with where they were created and the hint. */
+  private printLeaks(): void {
+    if (this.leaks.length === 0 || !this.vitest) return
+    const byTest = new Map<string, LeakReportEntry[]>()
+    for (const leak of this.leaks) {
+      const key = `${leak.file} > ${leak.test}`
+      byTest.set(key, [...(byTest.get(key) ?? []), leak])
+    }
+    this.vitest.logger.log(`vitest-watchdog: ${this.leaks.length} leaked resource${this.leaks.length === 1 ? '' : 's'} in ${byTest.size} test${byTest.size === 1 ? '' : 's'}`)
+    for (const [test, leaks] of byTest) {
+      this.vitest.logger.log(`  ${test}`)
+      for (const leak of leaks) {
+        const at = leak.location ? `${leak.location.file}:${leak.location.line}:${leak.location.column}` : 'unknown location'
+        this.vitest.logger.log(`    ${leak.type.padEnd(12)} created at ${at}: ${leak.hint}${leak.note ? ` (${leak.note})` : ''}`)
+      }
+    }
+  }
+
+  private write(): void {
+    this.file?.write({ hangs: this.hangs, leaks: this.leaks })
+  }
+
   private add(entry: HangEntry): void {
     this.hangs.push(entry)
-    this.file?.write({ hangs: this.hangs, leaks: [] })
+    this.write()
   }
 
   /** Stops whose worker was killed leave no test result behind, only the helper's record. */

@@ -3,15 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
-import { POOL_NAME, RespawningForksWorker } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
-import { checkDuration, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
+import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { HangReporter } from './hang-reporter.js'
 
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 
 /** Pools whose test thread is the process's main thread: the helper can pause it with connectToMainThread(). */
-const INTERRUPTIBLE_POOLS = new Set([POOL_NAME, 'forks', 'vmForks'])
+const INTERRUPTIBLE_POOLS = new Set(['watchdog-forks', 'forks', 'vmForks'])
 
 interface TagLike {
   name?: unknown
@@ -31,7 +30,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
 
   return {
     name: 'vitest-watchdog',
-    config(config) {
+    async config(config) {
       const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[] } }).test ?? {}
       if (test.runner !== undefined) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
@@ -40,11 +39,17 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         if (tag?.meta && tag.meta.killAfter !== undefined) {
           checkDuration('meta.killAfter', tag.meta.killAfter, `tag "${String(tag.name)}" of the vitest config`)
         }
+        if (tag?.meta && tag.meta.leaks !== undefined) {
+          checkLeakMode('meta.leaks', tag.meta.leaks, `tag "${String(tag.name)}" of the vitest config`)
+        }
       }
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, killLogFile }
+      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', killLogFile }
       // Vitest's default pool becomes the respawning one: same forks, plus the
       // kill stage and resuming a file after its worker died. Another pool
       // chosen by the user is kept as it is.
+      // Loaded here, not at the top: test files import this module for killAfter(), and
+      // the pool worker pulls in vitest/node, which has no business in a test worker.
+      const { POOL_NAME, RespawningForksWorker } = await import('./respawning-worker.js')
       const pool = test.pool === undefined || test.pool === 'forks' ? { pool: { name: POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningForksWorker(options) } } : {}
       return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, ...pool } } as object
     },

@@ -6,6 +6,8 @@ declare module 'vitest' {
   interface TaskMeta {
     /** Budget of this test (or of every test in this describe) in ms, for vitest-watchdog. */
     killAfter?: number
+    /** What vitest-watchdog does with resources this test (or describe) leaves running. */
+    leaks?: 'off' | 'report' | 'fail'
   }
 }
 

@@ -1,4 +1,5 @@
 import { WatchdogOptionError, type OptionSource } from './errors.js'
+import { LEAK_MODES, type LeakMode } from './report.js'
 
 export interface WatchdogOptions {
   /** Budget per test in ms. Default: each test's own Vitest timeout. */
@@ -9,6 +10,8 @@ export interface WatchdogOptions {
   outputFile?: string
   /** Budget for importing one test file (its top-level code), in ms. */
   importKillAfter?: number
+  /** What to do with resources a test leaves running: 'off', 'report' (default) or 'fail' the test. */
+  leaks?: LeakMode
 }
 
 /**
@@ -29,6 +32,7 @@ export interface WorkerSettings {
   killAfter: number | null
   grace: number
   importKillAfter: number | null
+  leaks: LeakMode
   /** File the helper appends to before it kills its worker (see worker/helper.ts). */
   killLogFile: string | null
 }
@@ -43,7 +47,14 @@ export function checkDuration(option: string, value: unknown, source: OptionSour
   return value
 }
 
-const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'outputFile', 'importKillAfter'])
+export function checkLeakMode(option: string, value: unknown, source: OptionSource): LeakMode {
+  if (!LEAK_MODES.includes(value as LeakMode)) {
+    throw new WatchdogOptionError(option, value, source, `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`)
+  }
+  return value as LeakMode
+}
+
+const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'leaks', 'outputFile', 'importKillAfter'])
 
 export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions, 'grace'>> & WatchdogOptions {
   const source = 'watchdog() plugin options'
@@ -61,6 +72,7 @@ export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions,
     grace: o.grace === undefined ? DEFAULT_GRACE_MS : checkDuration('grace', o.grace, source),
   }
   if (o.killAfter !== undefined) resolved.killAfter = checkDuration('killAfter', o.killAfter, source)
+  if (o.leaks !== undefined) resolved.leaks = checkLeakMode('leaks', o.leaks, source)
   if (o.importKillAfter !== undefined) resolved.importKillAfter = checkDuration('importKillAfter', o.importKillAfter, source)
   if (o.outputFile !== undefined) {
     if (typeof o.outputFile !== 'string' || o.outputFile.trim() === '') {

@@ -17,10 +17,32 @@ export interface HangEntry {
   crash?: { signal: string | null; exitCode: number | null }
 }
 
+/** A resource a test created and left running (contract: shared/DESIGN.md §2). */
+export interface LeakEntry {
+  type: string
+  location: SourceLocation | null
+  stack: string
+  /** What the watchdog does about it. */
+  cleanup: string
+  note?: string
+}
+
+export interface LeakReportEntry extends LeakEntry {
+  file: string
+  test: string
+  hint: string
+}
+
 export interface WatchdogReport {
   hangs: HangEntry[]
-  leaks: unknown[]
+  leaks: LeakReportEntry[]
 }
+
+export type LeakMode = 'off' | 'report' | 'fail'
+export const LEAK_MODES: readonly LeakMode[] = ['off', 'report', 'fail']
+/** Test meta key carrying a test's leaks to the main process (meta survives blob reports and shards). */
+export const LEAKS_META_KEY = 'watchdogLeaks'
+export const LEAK_CODE = 'ERR_WATCHDOG_LEAK'
 
 /** Error fields the runner sets on a TestStoppedError; they survive Vitest's serialization. */
 export interface SerializedStop {

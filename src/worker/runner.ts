@@ -13,8 +13,8 @@
 import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
-import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
-import { CRASHED_CODE } from '../shared/report.js'
+import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { CRASHED_CODE, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { ENV_KILL_LOG } from '../shared/resume.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { GatedSignal } from './cancel-gate.js'
@@ -22,6 +22,9 @@ import { Guard, type GuardSpec } from './guard.js'
 import { Helper } from './helper-handle.js'
 import { journalEnd, journalStart, restoredResult, resumePlan } from './journal.js'
 import { installFrameMapper } from './stuck-location.js'
+import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
+import { installLeakTracking } from './leaks/patches.js'
+import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -39,6 +42,7 @@ export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
   private guard: Guard | undefined
   private readonly signals = new WeakMap<object, GatedSignal>()
+  private readonly disposeAtFileEnd: Tracked[] = []
   private readonly defaultTestTimeout: number
   private readonly defaultHookTimeout: number
   /** Set when a debugger is attached at start: the watchdog leaves Vitest exactly as it is. */
@@ -49,6 +53,8 @@ export default class WatchdogRunner extends TestRunner {
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = debuggerAttached() || config.inspector?.enabled === true
+    // Before any test file is imported, so every resource a test creates goes through the wrapped APIs.
+    if (this.setup().settings.leaks !== 'off') installLeakTracking()
     if (!this.standDown) {
       // The watchdog owns the default timeouts: with Vitest's own timers
       // switched off, a test or hook gets the ladder at its budget instead of
@@ -62,7 +68,7 @@ export default class WatchdogRunner extends TestRunner {
   private setup(): { settings: WorkerSettings; guard: Guard } {
     if (!this.settings) {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
-      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, killLogFile: null }
+      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', killLogFile: null }
       installFrameMapper()
       this.guard = new Guard(new Helper(this.settings.grace, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile))
     }
@@ -184,11 +190,21 @@ export default class WatchdogRunner extends TestRunner {
       test.result = restored as RunnerTestCase['result']
       return
     }
-    if (test.mode === 'run' || test.mode === 'queued') journalStart(test, this.budgetOf(test)?.ms ?? null)
+    if (test.mode === 'run' || test.mode === 'queued') {
+      journalStart(test, this.budgetOf(test)?.ms ?? null)
+      testStarted(test.id)
+    }
   }
 
   override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
     await super.onAfterRunSuite(suite)
+    if ('filepath' in suite) {
+      // The end of the file: leaked child processes do not outlive it.
+      for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
+      const unattributed = unattributedLeaks().filter(createdByUser)
+      if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = unattributed.map((entry) => describeLeak(entry, this.config.root))
+      for (const entry of unattributed) entry.dispose?.()
+    }
     const plan = resumePlan()
     if (plan?.notRun && 'filepath' in suite && suite.result) {
       const error = { name: 'WorkerCrashError', code: CRASHED_CODE, message: plan.notRun, stack: `WorkerCrashError: ${plan.notRun}` }
@@ -196,9 +212,42 @@ export default class WatchdogRunner extends TestRunner {
     }
   }
 
-  override onAfterRunTask(test: RunnerTestCase): void {
+  override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
     super.onAfterRunTask(test)
+    await this.checkLeaks(test)
     journalEnd(test)
+  }
+
+  /**
+   * Runs after the test's afterEach hooks: what the test (hooks included)
+   * created and is still alive is its leak. The list travels in the test's
+   * meta, so it reaches the main process, blob reports and merged shards.
+   */
+  private async checkLeaks(test: RunnerTestCase): Promise<void> {
+    try {
+      const mode = this.leakMode(test)
+      if (mode === 'off') return
+      const leaked = (await leaksOf(test.id)).filter(createdByUser)
+      if (leaked.length === 0) return
+      this.disposeAtFileEnd.push(...leaked)
+      const entries = leaked.map((entry) => describeLeak(entry, this.config.root))
+      ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
+      if (mode === 'fail' && test.result) {
+        const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
+        const message = `Test leaked ${entries.length} resource${entries.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
+        const first = entries[0]!.location
+        const error = { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}${first ? `\n    at ${this.config.root}/${first.file}:${first.line}:${first.column}` : ''}`, leaks: entries }
+        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), error] }
+      }
+    } finally {
+      testEnded(test.id)
+    }
+  }
+
+  private leakMode(test: RunnerTestCase): LeakMode {
+    const own = (test.meta as { leaks?: unknown }).leaks
+    if (own !== undefined) return checkLeakMode('meta.leaks', own, `meta of test "${fullTestName(test)}" (${test.file.name})`)
+    return this.setup().settings.leaks
   }
 
   /** onTestFinished and onTestFailed handlers are registered while the test runs: guard them once it has. */

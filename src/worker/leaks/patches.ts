@@ -1,0 +1,121 @@
+/**
+ * Wraps the Node APIs that create long-lived resources, so each one can be
+ * traced back to the test that created it. Installed once per worker, before
+ * test files are imported; ESM imports of node: modules see the wrapped
+ * functions through syncBuiltinESMExports().
+ */
+import childProcess from 'node:child_process'
+import fs from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
+import net from 'node:net'
+import timers from 'node:timers'
+import workerThreads from 'node:worker_threads'
+import { killTree } from '../../shared/process-tree.js'
+import { forget, track, type Tracked } from './registry.js'
+
+type AnyFn = (...args: any[]) => any
+
+const TRACKED = Symbol('vitest-watchdog.tracked')
+
+interface NodeTimer {
+  _destroyed?: boolean
+  [TRACKED]?: Tracked | null
+}
+
+const VITEST_LEAVES = 'left to Vitest: it ends when the worker exits after the file'
+
+let installed = false
+
+export function installLeakTracking(): void {
+  if (installed) return
+  installed = true
+  patchTimers()
+  patchNet()
+  patchChildProcess()
+  patchWorker()
+  patchFs()
+  syncBuiltinESMExports()
+}
+
+function patchTimers(): void {
+  const make = (type: 'Timeout' | 'Interval' | 'Immediate', original: AnyFn) =>
+    function (this: unknown, ...args: unknown[]) {
+      const timer = original.apply(this, args) as NodeTimer
+      // Node marks a timer destroyed when it has fired (once) or was cleared.
+      if (timer && typeof timer === 'object') timer[TRACKED] = track(type, () => timer._destroyed !== true, VITEST_LEAVES)
+      return timer
+    }
+  const wrapped = {
+    setTimeout: make('Timeout', globalThis.setTimeout),
+    setInterval: make('Interval', globalThis.setInterval),
+    setImmediate: make('Immediate', globalThis.setImmediate),
+  }
+  for (const [name, fn] of Object.entries(wrapped)) {
+    // Keep util.promisify(setTimeout) and friends working.
+    const original = (globalThis as unknown as Record<string, AnyFn>)[name]!
+    Object.defineProperties(fn, Object.getOwnPropertyDescriptors(original))
+    ;(globalThis as unknown as Record<string, AnyFn>)[name] = fn
+    ;(timers as unknown as Record<string, AnyFn>)[name] = fn
+  }
+}
+
+function patchNet(): void {
+  const listen = net.Server.prototype.listen
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    const server = this
+    forget((server as NodeTimer)[TRACKED])
+    ;(server as NodeTimer)[TRACKED] = track('Server', () => server.listening, 'closed by Vitest when the worker exits; close it in afterEach')
+    return (listen as AnyFn).apply(this, args)
+  } as typeof listen
+  const connect = net.Socket.prototype.connect
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+    const socket = this
+    if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES)
+    return (connect as AnyFn).apply(this, args)
+  } as typeof connect
+}
+
+function patchChildProcess(): void {
+  // exec, execFile, fork and spawn all end in ChildProcess.prototype.spawn: one place sees every child.
+  const proto = childProcess.ChildProcess.prototype as unknown as { spawn: AnyFn }
+  const spawn = proto.spawn
+  proto.spawn = function (this: childProcess.ChildProcess, ...args: unknown[]) {
+    const result = spawn.apply(this, args)
+    const child = this
+    if (child.pid) {
+      const pid = child.pid
+      track('ChildProcess', () => child.exitCode === null && child.signalCode === null, 'killed (with its descendants) when the file finished', () => killTree(pid))
+    }
+    return result
+  }
+}
+
+function patchWorker(): void {
+  const Original = workerThreads.Worker
+  class TrackedWorker extends Original {
+    constructor(...args: ConstructorParameters<typeof Original>) {
+      super(...args)
+      let exited = false
+      this.once('exit', () => (exited = true))
+      track('Worker', () => !exited, VITEST_LEAVES)
+    }
+  }
+  ;(workerThreads as { Worker: typeof Original }).Worker = TrackedWorker
+}
+
+function patchFs(): void {
+  const watch = fs.watch
+  ;(fs as { watch: AnyFn }).watch = function (this: unknown, ...args: unknown[]) {
+    const watcher = (watch as AnyFn).apply(this, args) as fs.FSWatcher
+    let closed = false
+    watcher.once('close', () => (closed = true))
+    track('FSWatcher', () => !closed, VITEST_LEAVES)
+    return watcher
+  }
+  const open = fs.promises.open
+  ;(fs.promises as { open: AnyFn }).open = async function (this: unknown, ...args: unknown[]) {
+    const handle = await (open as AnyFn).apply(this, args) as fs.promises.FileHandle
+    track('FileHandle', () => handle.fd !== -1, VITEST_LEAVES)
+    return handle
+  }
+}

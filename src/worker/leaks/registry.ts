@@ -1,0 +1,70 @@
+/**
+ * Every resource the watchdog tracks, from its creation to its end.
+ *
+ * Tracking happens at the APIs that create resources (leaks/patches.ts), never
+ * with async_hooks: an `init` hook gives promises async ids, and then no
+ * interrupt is safe (DESIGN.md §3).
+ */
+export type LeakType = 'Timeout' | 'Interval' | 'Immediate' | 'Server' | 'Socket' | 'ChildProcess' | 'Worker' | 'FSWatcher' | 'FileHandle'
+
+export interface Tracked {
+  type: LeakType
+  /** The test (task id) running when it was created; null when several ran concurrently. */
+  owner: string | null
+  /** How many tests were running when it was created (more than one: no attribution). */
+  running: number
+  /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks. */
+  origin: Error
+  alive(): boolean
+  /** The watchdog's clean-up of a leaked resource, when it does one. */
+  dispose?(): void
+  /** What the clean-up does, for the report. */
+  cleanup: string
+}
+
+/** Tests running now, by task id. More than one means test.concurrent. */
+const runningTests = new Set<string>()
+const live = new Set<Tracked>()
+
+export function testStarted(id: string): void {
+  runningTests.add(id)
+}
+
+export function testEnded(id: string): void {
+  runningTests.delete(id)
+}
+
+export function track(type: LeakType, alive: () => boolean, cleanup: string, dispose?: () => void): Tracked | null {
+  if (runningTests.size === 0) return null // Created outside any test: a file-level resource, not a test's leak.
+  const origin = new Error('created here')
+  const owner = runningTests.size === 1 ? [...runningTests][0]! : null
+  const entry: Tracked = { type, owner, running: runningTests.size, origin, alive, cleanup, dispose }
+  live.add(entry)
+  return entry
+}
+
+export function forget(entry: Tracked | null | undefined): void {
+  if (entry) live.delete(entry)
+}
+
+/** Resources created while test `id` ran (or while it ran among others), still alive. */
+export function aliveFor(id: string): Tracked[] {
+  const found: Tracked[] = []
+  for (const entry of live) {
+    if (!entry.alive()) {
+      live.delete(entry)
+      continue
+    }
+    if (entry.owner === id) found.push(entry)
+  }
+  return found
+}
+
+/** Alive resources created while several tests ran at once: nobody can be blamed. */
+export function aliveUnattributed(): Tracked[] {
+  return [...live].filter((entry) => entry.owner === null && entry.alive())
+}
+
+export function untrack(entries: Iterable<Tracked>): void {
+  for (const entry of entries) live.delete(entry)
+}
