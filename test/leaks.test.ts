@@ -1,0 +1,61 @@
+import { beforeAll, expect, test } from 'vitest'
+import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
+
+// fixtures/leaks: leaky.test.ts leaks one resource of each kind per test;
+// tidy.test.ts opens and properly closes each kind. The harness fails if the
+// leaked `sleep` (or anything else) outlives the run.
+let run: FixtureRun
+
+beforeAll(async () => {
+  run = await runFixture('leaks')
+})
+
+const leakOf = (name: string) => run.report?.leaks.filter((l) => l.file === 'leaky.test.ts' && l.test === name) ?? []
+
+test.each([
+  ['leaks a timeout', 'Timeout', 13],
+  ['leaks an interval', 'Interval', 17],
+  ['leaks a listening server', 'Server', 22],
+  ['leaks a client socket', 'Socket', 27],
+  ['leaks a child process', 'ChildProcess', 32],
+  ['leaks a worker thread', 'Worker', 36],
+  ['leaks a file watcher', 'FSWatcher', 41],
+  ['leaks a file handle', 'FileHandle', 45],
+])('%s: one %s, at its creation line, with a stack and a hint', (name, type, line) => {
+  const leaks = leakOf(name)
+  expect(leaks).toHaveLength(1)
+  expect(leaks[0]).toMatchObject({ type, location: { file: 'leaky.test.ts', line } })
+  expect(leaks[0]!.stack).toContain(`leaky.test.ts:${line}:`)
+  expect(leaks[0]!.hint.length).toBeGreaterThan(10)
+  // In report mode the test still passes.
+  expect(outcomeOf(run, `leaky.test.ts > ${name}`).status).toBe('passed')
+})
+
+test('a child process is one ChildProcess entry (its pipes folded in), killed when the file finishes', () => {
+  expect(leakOf('leaks a child process')[0]!.cleanup).toBe('killed (with its descendants) when the file finished')
+  expect(run.report?.leaks.filter((l) => l.type === 'ChildProcess')).toHaveLength(1)
+})
+
+test("leaks: 'fail' fails exactly the test that leaked, with the list in the error", () => {
+  const failing = outcomeOf(run, 'leaky.test.ts > in fail mode > fails because it leaks')
+  expect(failing.status).toBe('failed')
+  expect(failing.failureMessages[0]).toContain("LeakError: Test leaked 1 resource (vitest-watchdog, leaks: 'fail'):")
+  expect(failing.failureMessages[0]).toContain('Interval created at leaky.test.ts:52:5')
+  expect(outcomeOf(run, 'leaky.test.ts > in fail mode > passes because it cleans up').status).toBe('passed')
+  expect([...run.tests.values()].filter((t) => t.status === 'failed')).toHaveLength(2)
+})
+
+test('a test stopped by the watchdog still gets its leak report', () => {
+  expect(hangOf(run, 'leaky.test.ts', 'leaks an interval, then hangs').stage).toBe('interrupt')
+  expect(leakOf('leaks an interval, then hangs')).toMatchObject([{ type: 'Interval', location: { line: 63 } }])
+})
+
+test('no false positives: the tidy file, which closes what it opens, reports nothing', () => {
+  expect(run.report?.leaks.filter((l) => l.file === 'tidy.test.ts')).toEqual([])
+  expect([...run.tests.entries()].filter(([k]) => k.startsWith('tidy.test.ts')).map(([, t]) => t.status)).toEqual(Array(7).fill('passed'))
+})
+
+test('the terminal shows a per-test leak summary', () => {
+  expect(run.output).toContain('vitest-watchdog: 10 leaked resources in 10 tests')
+  expect(run.output).toMatch(/leaky\.test\.ts > leaks a file handle\n\s+FileHandle\s+created at leaky\.test\.ts:45:3: a file handle still open/)
+})
