@@ -10,7 +10,7 @@ describe('bad options fail the run at start, naming the option, the value and wh
     ['negative', 'invalid killAfter -1 in watchdog() plugin options: expected a finite number of milliseconds >= 0.'],
     ['nan', 'invalid grace NaN in watchdog() plugin options'],
     ['string', 'invalid killAfter "1000" in watchdog() plugin options'],
-    ['unknown', 'unknown option killAftr (set to 1000) in watchdog() plugin options: expected one of killAfter, grace, leaks, outputFile, importKillAfter.'],
+    ['unknown', 'unknown option killAftr (set to 1000) in watchdog() plugin options: expected one of killAfter, grace, leaks, outputFile, importKillAfter, runTimeout.'],
     ['tag', 'invalid meta.killAfter Infinity in tag "flaky" of the vitest config'],
   ])('%s', async (fixture, message) => {
     const run = await runFixture(`invalid/${fixture}`)

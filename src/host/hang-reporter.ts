@@ -2,9 +2,42 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node'
 import type { KillRecord } from '../shared/kill-log.js'
-import type { HangEntry, LeakEntry, LeakReportEntry, SerializedStop } from '../shared/report.js'
-import { CRASHED_CODE, LEAKS_META_KEY, STOPPED_CODE } from '../shared/report.js'
+import { readJournalLines } from '../shared/resume.js'
+import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, SerializedStop } from '../shared/report.js'
+import { BUDGET_META_KEY, CRASHED_CODE, STARTED_META_KEY, LEAKS_META_KEY, STOPPED_CODE } from '../shared/report.js'
+import { appendJobSummary, githubAnnotations } from './github.js'
+import { killAllWorkers, liveJournals } from './process-registry.js'
 import { ReportFile } from './report-file.js'
+
+/**
+ * How often the reporter looks at the tests in flight: to announce SLOW ones
+ * (past half their budget) and to refresh the report's `running` section. A
+ * quarter second is finer than any human reads a log and costs nothing.
+ */
+const RUNNING_TICK_MS = 250
+/**
+ * After the run deadline, the ladder in the workers needs up to three grace
+ * periods (abort, interrupt, kill) plus a worker restart; past this margin on
+ * top, the main process stops everything itself.
+ */
+const HARD_STOP_MARGIN_MS = 5_000
+
+interface InFlight {
+  file: string
+  test: string
+  since: number
+  budget: number | null
+  slow: boolean
+}
+
+export interface ReporterOptions {
+  outputFile: string | undefined
+  killLogFile: string
+  leaks: 'off' | 'report' | 'fail'
+  grace: number
+  /** Epoch ms at which the whole run must stop (runTimeout), or null. */
+  runDeadline: number | null
+}
 
 /**
  * Collects every test the watchdog stopped, from the test results Vitest
@@ -24,7 +57,13 @@ export class HangReporter implements Reporter {
   private readonly seen = new Set<string>()
   private file: ReportFile | undefined
 
-  constructor(private readonly options: { outputFile: string | undefined; killLogFile: string }) {}
+  private readonly running = new Map<string, InFlight>()
+  private readonly finished: FinishedEntry[] = []
+  private readonly finishedIds = new Set<string>()
+  private ticker: ReturnType<typeof setInterval> | undefined
+  private ended = false
+
+  constructor(private readonly options: ReporterOptions) {}
 
   onInit(vitest: Vitest): void {
     this.vitest = vitest
@@ -32,9 +71,94 @@ export class HangReporter implements Reporter {
       this.file = new ReportFile(resolve(vitest.config.root, this.options.outputFile))
       this.write()
     }
+    // A run killed from outside (Vitest exits on SIGINT/SIGTERM) still leaves a
+    // report naming the tests that were in flight.
+    process.once('exit', () => {
+      if (!this.ended) this.readLiveJournals()
+      this.write()
+    })
+    this.ticker = setInterval(() => this.tick(), RUNNING_TICK_MS)
+    this.ticker.unref()
+    if (this.options.runDeadline !== null) this.armHardStop(this.options.runDeadline)
+  }
+
+  onTestCaseReady(testCase: TestCase): void {
+    const meta = testCase.meta() as Record<string, unknown>
+    const budget = meta[BUDGET_META_KEY]
+    const startedAt = meta[STARTED_META_KEY]
+    this.running.set(testCase.id, {
+      file: this.relative(testCase.module.moduleId),
+      test: testCase.fullName,
+      // The worker's own start time: task updates reach this process in batches, late.
+      since: typeof startedAt === 'number' ? startedAt : Date.now(),
+      budget: typeof budget === 'number' ? budget : null,
+      slow: false,
+    })
+  }
+
+  /** SLOW: still running past half its budget, announced once per test, as cargo-nextest does. */
+  private tick(): void {
+    const now = Date.now()
+    for (const test of this.running.values()) {
+      if (test.slow || test.budget === null || test.budget === 0) continue
+      const elapsed = now - test.since
+      if (elapsed > test.budget / 2) {
+        test.slow = true
+        this.vitest?.logger.log(`vitest-watchdog: SLOW ${test.file} > ${test.test} (${(elapsed / 1000).toFixed(1)}s of its ${(test.budget / 1000).toFixed(1)}s budget)`)
+      }
+    }
+    if (this.running.size > 0) this.write()
+  }
+
+  /**
+   * The run is being stopped from outside. A worker blocked in a system call
+   * has not told Vitest what it finished (its updates wait in its event loop),
+   * but its journal is on disk: take finished and in-flight tests from there.
+   */
+  private readLiveJournals(): void {
+    for (const journal of liveJournals()) {
+      let text: string
+      try {
+        text = readFileSync(journal, 'utf8')
+      } catch {
+        continue
+      }
+      const started = new Map<string, { file: string; test: string; since: number }>()
+      for (const entry of readJournalLines(text)) {
+        if ('start' in entry) {
+          started.set(entry.start, { file: this.relative(entry.file), test: entry.name, since: entry.at })
+          continue
+        }
+        const test = started.get(entry.end)
+        started.delete(entry.end)
+        if (!test || this.finishedIds.has(entry.end)) continue
+        this.finishedIds.add(entry.end)
+        const state = (entry.result as { state?: string }).state
+        this.finished.push({ file: test.file, test: test.test, state: state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : String(state) })
+      }
+      for (const [id, test] of started) {
+        if (!this.running.has(id)) this.running.set(id, { ...test, budget: null, slow: true })
+      }
+    }
+  }
+
+  private armHardStop(deadline: number): void {
+    const hardStop = setTimeout(() => {
+      if (this.ended) return
+      this.vitest?.logger.error(`vitest-watchdog: the run deadline (runTimeout) passed ${HARD_STOP_MARGIN_MS + 3 * this.options.grace}ms ago and Vitest has not finished: stopping every worker and exiting.`)
+      this.write()
+      killAllWorkers()
+      process.exit(1)
+    }, Math.max(0, deadline - Date.now()) + 3 * this.options.grace + HARD_STOP_MARGIN_MS)
+    hardStop.unref()
   }
 
   onTestCaseResult(testCase: TestCase): void {
+    this.running.delete(testCase.id)
+    if (!this.finishedIds.has(testCase.id)) {
+      this.finishedIds.add(testCase.id)
+      this.finished.push({ file: this.relative(testCase.module.moduleId), test: testCase.fullName, state: testCase.result().state })
+    }
     this.collectLeaks(testCase.id, testCase.module.moduleId, testCase.fullName, testCase.meta())
     this.collect(testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors)
   }
@@ -75,9 +199,17 @@ export class HangReporter implements Reporter {
   }
 
   onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+    this.ended = true
+    clearInterval(this.ticker)
+    this.running.clear()
     this.readKillLog()
     this.write()
     this.printLeaks()
+    this.github()
+    if (this.options.runDeadline !== null && Date.now() >= this.options.runDeadline) {
+      this.vitest?.logger.error('vitest-watchdog: the run deadline (runTimeout) passed: tests still running then were stopped, and the tests after them did not run.')
+      process.exitCode = 1
+    }
     if (this.hangs.length > 0) {
       const where = this.file ? `; report: ${this.relative(this.file.path)}` : ''
       this.vitest?.logger.log(`vitest-watchdog: ${this.hangs.length} test${this.hangs.length === 1 ? "" : "s"} stopped or crashed${where}`)
@@ -108,7 +240,16 @@ export class HangReporter implements Reporter {
   }
 
   private write(): void {
-    this.file?.write({ hangs: this.hangs, leaks: this.leaks })
+    const running = [...this.running.values()].map((t) => ({ file: t.file, test: t.test, since: new Date(t.since).toISOString(), elapsedMs: Date.now() - t.since }))
+    this.file?.write({ hangs: this.hangs, leaks: this.leaks, running, finished: this.finished })
+  }
+
+  private github(): void {
+    if (process.env.GITHUB_ACTIONS !== 'true' || !this.vitest) return
+    const root = this.vitest.config.root
+    const failing = (leak: LeakReportEntry) => this.options.leaks === 'fail' || leak.failed === true
+    for (const line of githubAnnotations(root, this.hangs, this.leaks, failing)) process.stdout.write(line + '\n')
+    if (process.env.GITHUB_STEP_SUMMARY) appendJobSummary(process.env.GITHUB_STEP_SUMMARY, this.hangs, this.leaks)
   }
 
   private add(entry: HangEntry): void {

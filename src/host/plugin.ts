@@ -27,6 +27,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   // Where a helper writes before it kills its own worker; one per plugin instance, removed at the end of the run.
   const killLogFile = join(tmpdir(), `vitest-watchdog-${process.pid}-${randomUUID()}.jsonl`)
   const reporters = new WeakMap<Vitest, HangReporter>()
+  let runDeadline: number | null = null
 
   return {
     name: 'vitest-watchdog',
@@ -43,7 +44,9 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
           checkLeakMode('meta.leaks', tag.meta.leaks, `tag "${String(tag.name)}" of the vitest config`)
         }
       }
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', killLogFile }
+      // The run's own clock starts when its config loads.
+      runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
+      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline, killLogFile }
       // Vitest's default pool becomes the respawning one: same forks, plus the
       // kill stage and resuming a file after its worker died. Another pool
       // chosen by the user is kept as it is.
@@ -63,7 +66,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
       if (!reporters.has(vitest)) {
-        const reporter = new HangReporter({ outputFile: resolved.outputFile, killLogFile })
+        const reporter = new HangReporter({ outputFile: resolved.outputFile, killLogFile, leaks: resolved.leaks ?? 'report', grace: resolved.grace, runDeadline })
         reporters.set(vitest, reporter)
         ;(vitest.config.reporters as unknown[]).push(reporter)
       }

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import type { PoolOptions, PoolWorker, WorkerRequest } from 'vitest/node'
 import type { KillRecord } from '../shared/kill-log.js'
-import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, type JournalLine, type RecordedResult, type ResumePlan } from '../shared/resume.js'
+import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, readJournalLines, type RecordedResult, type ResumePlan } from '../shared/resume.js'
 import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
 import { GroupForksWorker } from './group-forks-worker.js'
+import { registerWorker, unregisterWorker } from './process-registry.js'
 
 export const POOL_NAME = 'watchdog-forks'
 
@@ -93,7 +94,10 @@ export class RespawningForksWorker implements PoolWorker {
       await child.worker.stop()
     } finally {
       // Whatever the tests spawned and left running dies with the worker.
-      if (pid) killTree(pid, spawned)
+      if (pid) {
+        killTree(pid, spawned)
+        unregisterWorker(pid)
+      }
       rmSync(child.dir, { recursive: true, force: true })
     }
   }
@@ -121,6 +125,8 @@ export class RespawningForksWorker implements PoolWorker {
    */
   private async attach(child: Child, replacement = false): Promise<void> {
     await child.worker.start()
+    const pid = child.worker.pid
+    if (pid) registerWorker(pid, child.journal)
     child.worker.on('message', (message: unknown) => {
       const m = message as Message
       if (replacement && m?.__vitest_worker_response__ && m.type === 'started') return
@@ -131,6 +137,7 @@ export class RespawningForksWorker implements PoolWorker {
     })
     // ForksPoolWorker passes the child process's own 'exit' arguments through.
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (pid) unregisterWorker(pid)
       if (child === this.child) void this.onExit(child, code, signal)
     }
     child.worker.on('exit', onExit as (arg: unknown) => void)
@@ -199,14 +206,7 @@ export class RespawningForksWorker implements PoolWorker {
 function readJournal(file: string, plan: ResumePlan): { running: Array<{ id: string; at: number; killAfter: number | null }> } {
   const started = new Map<string, { id: string; at: number; killAfter: number | null }>()
   if (!existsSync(file)) return { running: [] }
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue
-    let entry: JournalLine
-    try {
-      entry = JSON.parse(line) as JournalLine
-    } catch {
-      continue // The last line may be cut short by the kill.
-    }
+  for (const entry of readJournalLines(readFileSync(file, 'utf8'))) {
     if ('start' in entry) started.set(entry.start, { id: entry.start, at: entry.at, killAfter: entry.killAfter })
     else {
       started.delete(entry.end)

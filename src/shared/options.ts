@@ -12,6 +12,8 @@ export interface WatchdogOptions {
   importKillAfter?: number
   /** What to do with resources a test leaves running: 'off', 'report' (default) or 'fail' the test. */
   leaks?: LeakMode
+  /** Budget of the whole run in ms: past it, everything still running is stopped through the ladder and the run fails. */
+  runTimeout?: number
 }
 
 /**
@@ -33,6 +35,8 @@ export interface WorkerSettings {
   grace: number
   importKillAfter: number | null
   leaks: LeakMode
+  /** Epoch ms at which every guarded run is stopped (runTimeout), or null. */
+  runDeadline: number | null
   /** File the helper appends to before it kills its worker (see worker/helper.ts). */
   killLogFile: string | null
 }
@@ -54,7 +58,7 @@ export function checkLeakMode(option: string, value: unknown, source: OptionSour
   return value as LeakMode
 }
 
-const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'leaks', 'outputFile', 'importKillAfter'])
+const KNOWN_OPTIONS = new Set(['killAfter', 'grace', 'leaks', 'outputFile', 'importKillAfter', 'runTimeout'])
 
 export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions, 'grace'>> & WatchdogOptions {
   const source = 'watchdog() plugin options'
@@ -73,6 +77,7 @@ export function resolveOptions(options: unknown): Required<Pick<WatchdogOptions,
   }
   if (o.killAfter !== undefined) resolved.killAfter = checkDuration('killAfter', o.killAfter, source)
   if (o.leaks !== undefined) resolved.leaks = checkLeakMode('leaks', o.leaks, source)
+  if (o.runTimeout !== undefined) resolved.runTimeout = checkDuration('runTimeout', o.runTimeout, source)
   if (o.importKillAfter !== undefined) resolved.importKillAfter = checkDuration('importKillAfter', o.importKillAfter, source)
   if (o.outputFile !== undefined) {
     if (typeof o.outputFile !== 'string' || o.outputFile.trim() === '') {

@@ -31,12 +31,38 @@ export interface LeakReportEntry extends LeakEntry {
   file: string
   test: string
   hint: string
+  /** The leak failed its test (leaks: 'fail'). */
+  failed?: boolean
+}
+
+/** A test in flight when the report was last written: a run killed from outside shows where it was. */
+export interface RunningEntry {
+  file: string
+  test: string
+  since: string
+  elapsedMs: number
+}
+
+/** A test that has finished, with Vitest's state for it. */
+export interface FinishedEntry {
+  file: string
+  test: string
+  state: string
 }
 
 export interface WatchdogReport {
   hangs: HangEntry[]
   leaks: LeakReportEntry[]
+  /** Tests in flight when the report was written (empty once the run ended). */
+  running?: RunningEntry[]
+  /** Every test that finished, so a run killed from outside still shows how far it got. */
+  finished?: FinishedEntry[]
 }
+
+/** Test meta key carrying a test's budget in ms to the main process, for the SLOW marker. */
+export const BUDGET_META_KEY = 'watchdogBudget'
+/** Test meta key: when the test started (epoch ms), measured in the worker. */
+export const STARTED_META_KEY = 'watchdogStartedAt'
 
 export type LeakMode = 'off' | 'report' | 'fail'
 export const LEAK_MODES: readonly LeakMode[] = ['off', 'report', 'fail']

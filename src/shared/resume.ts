@@ -19,9 +19,23 @@ export const ENV_RESUME = 'VITEST_WATCHDOG_RESUME'
 export const ENV_KILL_LOG = 'VITEST_WATCHDOG_KILL_LOG'
 
 export type JournalLine =
-  /** `at`: epoch ms; `killAfter`: the test's budget, so a crash can be reported against it. */
-  | { start: string; at: number; killAfter: number | null }
+  /** `at`: epoch ms; `killAfter`: the test's budget, so a crash can be reported against it; file and name for a report written while the worker is blocked. */
+  | { start: string; at: number; killAfter: number | null; file: string; name: string }
   | { end: string; result: unknown }
+
+/** Parses a journal; the last line may be cut short by a kill. */
+export function readJournalLines(text: string): JournalLine[] {
+  const lines: JournalLine[] = []
+  for (const line of text.split('\n')) {
+    if (!line) continue
+    try {
+      lines.push(JSON.parse(line) as JournalLine)
+    } catch {
+      // Cut short.
+    }
+  }
+  return lines
+}
 
 /** A test result as Vitest sends it: state, duration, errors as plain objects. */
 export type RecordedResult = Record<string, unknown> & { state?: string }

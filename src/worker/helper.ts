@@ -31,10 +31,21 @@ const data = workerData as HelperData
 const channel = createChannel(data.sab)
 const client = new InspectorClient()
 
-// Atomics.waitAsync and the inspector session do not keep this thread's event
-// loop alive; without a ref'd handle the helper would exit while waiting.
-// The runner unref()s the Worker itself, so this never keeps the process alive.
-setInterval(() => {}, 2 ** 30)
+/**
+ * How often the helper checks that the main Vitest process is still there.
+ * When it died without stopping its workers (SIGKILL, a crash), this worker
+ * is an orphan: it kills itself and everything it spawned. Half a second keeps
+ * the check cheap and the cleanup well within the 2 s users expect.
+ */
+const ORPHAN_CHECK_MS = 500
+const parentPid = process.ppid
+
+// This interval also holds the helper's event loop open: Atomics.waitAsync and
+// the inspector session do not. The runner unref()s the Worker itself, so the
+// helper never keeps the process alive.
+setInterval(() => {
+  if (process.ppid !== parentPid) killTree(process.pid)
+}, ORPHAN_CHECK_MS)
 
 // CDP call frames carry a scriptId, and their url field is left empty: keep
 // the script table. Debugger.enable replays every script parsed so far.

@@ -18,7 +18,7 @@ function append(line: JournalLine): void {
 }
 
 export function journalStart(test: RunnerTestCase, killAfter: number | null): void {
-  append({ start: test.id, at: Date.now(), killAfter })
+  append({ start: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name })
 }
 
 export function journalEnd(test: RunnerTestCase): void {

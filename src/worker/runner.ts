@@ -14,7 +14,7 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
-import { CRASHED_CODE, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
+import { BUDGET_META_KEY, CRASHED_CODE, STARTED_META_KEY, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { ENV_KILL_LOG } from '../shared/resume.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { GatedSignal } from './cancel-gate.js'
@@ -68,7 +68,7 @@ export default class WatchdogRunner extends TestRunner {
   private setup(): { settings: WorkerSettings; guard: Guard } {
     if (!this.settings) {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
-      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', killLogFile: null }
+      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null, killLogFile: null }
       installFrameMapper()
       this.guard = new Guard(new Helper(this.settings.grace, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile))
     }
@@ -85,9 +85,18 @@ export default class WatchdogRunner extends TestRunner {
       }
       return fn()
     }
-    const resolved = spec()
+    const resolved = this.clampToRunDeadline(spec())
     if (resolved.budget.ms === 0) return fn()
     return this.setup().guard.run(resolved, fn)
+  }
+
+  /** With runTimeout, nothing may run past the run's deadline: the closer of the two budgets applies. */
+  private clampToRunDeadline(spec: GuardSpec): GuardSpec {
+    const deadline = this.setup().settings.runDeadline
+    if (deadline === null) return spec
+    const left = Math.max(1, deadline - Date.now())
+    if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
+    return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
   }
 
   override extendTaskContext(context: TestContext): TestContext {
@@ -190,10 +199,18 @@ export default class WatchdogRunner extends TestRunner {
       test.result = restored as RunnerTestCase['result']
       return
     }
-    if (test.mode === 'run' || test.mode === 'queued') {
-      journalStart(test, this.budgetOf(test)?.ms ?? null)
-      testStarted(test.id)
+    if (test.mode !== 'run' && test.mode !== 'queued') return
+    const deadline = this.setup().settings.runDeadline
+    if (deadline !== null && Date.now() >= deadline) {
+      test.mode = 'skip'
+      test.result = { state: 'skip', note: 'not run: the run deadline (vitest-watchdog runTimeout) had passed' } as RunnerTestCase['result']
+      return
     }
+    const budget = this.budgetOf(test)?.ms ?? null
+    journalStart(test, budget)
+    testStarted(test.id)
+    // Sent with the test's "prepare" update: the main process marks SLOW tests with it.
+    if (budget !== null) Object.assign(test.meta, { [BUDGET_META_KEY]: budget, [STARTED_META_KEY]: Date.now() })
   }
 
   override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
@@ -230,7 +247,7 @@ export default class WatchdogRunner extends TestRunner {
       const leaked = (await leaksOf(test.id)).filter(createdByUser)
       if (leaked.length === 0) return
       this.disposeAtFileEnd.push(...leaked)
-      const entries = leaked.map((entry) => describeLeak(entry, this.config.root))
+      const entries = leaked.map((entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
       ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
       if (mode === 'fail' && test.result) {
         const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -37,6 +37,8 @@ export interface RunOptions {
   env?: Record<string, string>
   /** Files the test wants to read after the run, written by the fixture into the run's directory. */
   keep?: string[]
+  /** Runs while Vitest runs, with its process and the report's path (to signal it mid-run, say). */
+  during?: (child: ChildProcess, reportFile: string) => Promise<void>
 }
 
 /**
@@ -45,6 +47,11 @@ export interface RunOptions {
  * run, any process still carrying the mark has leaked: it is killed and the
  * run fails, so no test of this suite can leave a process behind.
  */
+/** Processes still carrying a run's mark, right now. */
+export function markedProcesses(env: NodeJS.ProcessEnv | Record<string, string | undefined>): number[] {
+  return env.WATCHDOG_TEST_MARK ? marked(env.WATCHDOG_TEST_MARK) : []
+}
+
 export async function runFixture(name: string, options: RunOptions = {}): Promise<FixtureRun & { kept: Record<string, string> }> {
   const root = join(repo, 'fixtures', name)
   const dir = mkdtempSync(join(tmpdir(), 'watchdog-test-'))
@@ -67,6 +74,7 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk))
+    const during = options.during?.(child, reportFile)
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
       const bound = setTimeout(() => {
         killGroup(child.pid!)
@@ -78,6 +86,7 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
         done({ code, signal })
       })
     })
+    await during
     const leaked = await leftovers(mark)
     if (leaked.length > 0) {
       for (const pid of leaked) trySignal(pid, 'SIGKILL')
