@@ -151,6 +151,10 @@ export class RespawningForksWorker implements PoolWorker {
 
   private async onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (this.stopping || !this.runRequest || !this.startRequest) {
+      if (!this.stopping && this.runRequest && !this.startRequest) {
+        // Vitest's worker protocol changed (no "start" request seen): resuming cannot replay it.
+        process.stderr.write('vitest-watchdog: cannot resume this file in a fresh worker: this Vitest version did not send the "start" request the watchdog expects (Vitest ^4.1 and ^5 do).\n')
+      }
       this.events.emit('exit', code, signal)
       return
     }

@@ -35,6 +35,15 @@ export class WatchdogConfigError extends Error {
   }
 }
 
+/** The installed Vitest lacks an internal the watchdog needs (it supports Vitest ^4.1 and ^5). */
+export class WatchdogUnsupportedVitestError extends Error {
+  readonly code = 'ERR_WATCHDOG_UNSUPPORTED_VITEST'
+  constructor(what: string) {
+    super(`vitest-watchdog: this version of Vitest is not supported (${what}). Supported: vitest ^4.1 and ^5. Please report it with your Vitest version.`)
+    this.name = 'WatchdogUnsupportedVitestError'
+  }
+}
+
 export interface SourceLocation {
   file: string
   line: number

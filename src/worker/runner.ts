@@ -22,6 +22,7 @@ import { Guard, type GuardSpec } from './guard.js'
 import { Helper } from './helper-handle.js'
 import { journalEnd, journalStart, restoredResult, resumePlan } from './journal.js'
 import { installFrameMapper } from './stuck-location.js'
+import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
@@ -49,6 +50,7 @@ export default class WatchdogRunner extends TestRunner {
   private readonly standDown: boolean
 
   constructor(config: SerializedConfig) {
+    checkRunnerInternals()
     super(config)
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { SourceLocation } from '../shared/errors.js'
 import { isWatchdogCode } from './own-files.js'
+import { evaluatedModules } from './vitest-internals.js'
 import { FRAME_MAPPER_GLOBAL, type RawFrame } from './channel.js'
 
 interface MappedFrame {
@@ -12,20 +13,6 @@ interface MappedFrame {
   column: number
 }
 
-interface EvaluatedModulesLike {
-  getModuleSourceMapById(id: string): { map: ConstructorParameters<typeof SourceMap>[0] } | null
-}
-
-/**
- * Vitest runs test files through its module runner, so the inspector reports
- * positions in transformed code. The module runner keeps each module's source
- * map; Node's built-in SourceMap reads it (no dependency needed).
- */
-function evaluatedModules(): EvaluatedModulesLike | undefined {
-  const state = (globalThis as { __vitest_worker__?: { evaluatedModules?: EvaluatedModulesLike } }).__vitest_worker__
-  return state?.evaluatedModules
-}
-
 const mapCache = new Map<string, SourceMap | null>()
 
 function sourceMapFor(file: string): SourceMap | null {
@@ -33,7 +20,7 @@ function sourceMapFor(file: string): SourceMap | null {
   let map: SourceMap | null = null
   try {
     const found = evaluatedModules()?.getModuleSourceMapById(file)
-    if (found?.map) map = new SourceMap(found.map)
+    if (found?.map) map = new SourceMap(found.map as ConstructorParameters<typeof SourceMap>[0])
   } catch {
     map = null
   }
