@@ -26,12 +26,22 @@ const HINTS: Record<Tracked['type'], string> = {
   FileHandle: 'a file handle still open: await handle.close()',
 }
 
-/** Alive resources of test `id`, after the settle. Each is then no longer tracked (reported once). */
+/**
+ * Alive resources that user code of test `id` created, after the settle.
+ * Resources of Node and of libraries (fetch's keep-alive sockets, say) are
+ * dropped before the settle, so they never make a test wait. Each leak is
+ * then no longer tracked (reported once).
+ */
 export async function leaksOf(id: string): Promise<Tracked[]> {
-  let found = aliveFor(id)
+  const alive = () => {
+    const all = aliveFor(id)
+    untrack(all.filter((entry) => !createdByUser(entry)))
+    return all.filter(createdByUser)
+  }
+  let found = alive()
   for (let waited = 0; found.length > 0 && waited < SETTLE_BOUND_MS; waited += SETTLE_STEP_MS) {
     await new Promise((resolve) => realSetTimeout(resolve, SETTLE_STEP_MS))
-    found = aliveFor(id)
+    found = alive()
   }
   untrack(found)
   return found
@@ -43,7 +53,12 @@ export function unattributedLeaks(): Tracked[] {
   return found
 }
 
-const FRAME = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
+/**
+ * A stack frame in a file on disk: "at fn (/abs/file.ts:1:2)" or "at /abs/file.ts:1:2"
+ * (or file:// URLs). Anchored on "(" or "at ", so Node's own frames such as
+ * "node:internal/deps/undici/undici:2671:3" never pass for a path.
+ */
+const FRAME = /(?:\(|at )((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
 
 /** The report entry: where it was created (the first frame in user code), in original coordinates. */
 export function describeLeak(entry: Tracked, root: string): LeakEntry & { hint: string } {
