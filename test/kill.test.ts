@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest'
-import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
+import { expectStatus, hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
 
 // fixtures/kill: tests that cannot be interrupted (a system call, a loop in a
 // timer callback) or that take their worker down. The runFixture harness fails
@@ -88,9 +88,9 @@ describe('fixtures/crash-loop: a worker that keeps dying does not loop', () => {
   })
 
   test('a crash outside any test reports what finished and marks the rest not run, with the reason', () => {
-    expect(outcomeOf(loop, 'hook-crash.test.ts > finishes before the crash').status).toBe('passed')
-    expect(outcomeOf(loop, 'hook-crash.test.ts > a suite whose afterAll crashes > passes').status).toBe('passed')
-    expect(outcomeOf(loop, 'hook-crash.test.ts > comes after the crashing hook').status).toBe('skipped')
+    expectStatus(loop, 'hook-crash.test.ts > finishes before the crash', 'passed')
+    expectStatus(loop, 'hook-crash.test.ts > a suite whose afterAll crashes > passes', 'passed')
+    expectStatus(loop, 'hook-crash.test.ts > comes after the crashing hook', 'skipped')
     expect(loop.output).toContain('WorkerCrashError: The worker died outside any test (killed by SIGKILL): in a hook, the import of the file or its teardown.')
     expect(loop.output).toMatch(/Tests\s+3 failed \| 2 passed \| 1 skipped \(6\)/)
   })

@@ -9,8 +9,8 @@ import { HangReporter } from './hang-reporter.js'
 
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 
-/** Pools whose test thread is the process's main thread: the helper can pause it with connectToMainThread(). */
-const INTERRUPTIBLE_POOLS = new Set(['watchdog-forks', 'forks', 'vmForks'])
+/** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
+const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads'])
 
 interface TagLike {
   name?: unknown
@@ -47,19 +47,23 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // The run's own clock starts when its config loads.
       runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
       const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline, killLogFile }
-      // Vitest's default pool becomes the respawning one: same forks, plus the
-      // kill stage and resuming a file after its worker died. Another pool
-      // chosen by the user is kept as it is.
+      // Vitest's forks (the default) and threads pools become respawning ones:
+      // the same workers, plus the kill stage and resuming a file after its
+      // worker died. vmForks and vmThreads are kept as they are.
       // Loaded here, not at the top: test files import this module for killAfter(), and
       // the pool worker pulls in vitest/node, which has no business in a test worker.
-      const { POOL_NAME, RespawningForksWorker } = await import('./respawning-worker.js')
-      const pool = test.pool === undefined || test.pool === 'forks' ? { pool: { name: POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningForksWorker(options) } } : {}
+      const { POOL_NAME, RespawningWorker, THREADS_POOL_NAME } = await import('./respawning-worker.js')
+      const pool = test.pool === undefined || test.pool === 'forks'
+        ? { pool: { name: POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, 'forks') } }
+        : test.pool === 'threads'
+          ? { pool: { name: THREADS_POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, 'threads') } }
+          : {}
       return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, ...pool } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       const pool = String(project.config.pool)
-      if (!INTERRUPTIBLE_POOLS.has(pool)) {
-        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" gets the abort stage only; interrupt needs pool "forks" (Vitest's default).`)
+      if (!FULL_LADDER_POOLS.has(pool)) {
+        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" gets the abort and interrupt stages, but no kill stage and no resume after a crash: use "forks" (Vitest's default) or "threads" for the whole ladder.`)
       }
       if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.

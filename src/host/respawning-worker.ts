@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import type { PoolOptions, PoolWorker, WorkerRequest } from 'vitest/node'
-import type { KillRecord } from '../shared/kill-log.js'
+import { ThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
+import { BroadcastChannel } from 'node:worker_threads'
+import { THREAD_KILL_CHANNEL, type KillRecord, type ThreadKillRequest } from '../shared/kill-log.js'
 import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, readJournalLines, type RecordedResult, type ResumePlan } from '../shared/resume.js'
 import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
@@ -11,6 +12,15 @@ import { GroupForksWorker } from './group-forks-worker.js'
 import { registerWorker, unregisterWorker } from './process-registry.js'
 
 export const POOL_NAME = 'watchdog-forks'
+export const THREADS_POOL_NAME = 'watchdog-threads'
+
+/**
+ * Threads pool: how long terminating a stuck test thread may take. A thread
+ * blocked in a system call ignores terminate() until the call returns (its
+ * children were killed first to make it return); past this bound the
+ * watchdog says so and resumes the file in a fresh thread without it.
+ */
+const THREAD_TERMINATE_BOUND_MS = 5_000
 
 /**
  * A replacement worker gets this long to start and say "started". Vitest's
@@ -26,11 +36,17 @@ interface Message {
   type?: string
 }
 
+type Kind = 'forks' | 'threads'
+
 interface Child {
-  worker: GroupForksWorker
+  worker: GroupForksWorker | ThreadsPoolWorker
   dir: string
   journal: string
   killLog: string
+  /** Messages Vitest sent before this child started (a replacement is not started at once). */
+  queue: WorkerRequest[] | null
+  /** Threads pool: a thread left spinning because terminating it was unsafe. Never stopped. */
+  abandoned?: boolean
 }
 
 /**
@@ -44,9 +60,9 @@ interface Child {
  * that process's messages as if nothing had happened. Vitest sees one worker
  * and one complete run of the file.
  */
-export class RespawningForksWorker implements PoolWorker {
-  readonly name = POOL_NAME
-  readonly cacheFs = true
+export class RespawningWorker implements PoolWorker {
+  readonly name: string
+  readonly cacheFs: boolean
   private readonly events = new EventEmitter()
   private child: Child
   private startRequest: WorkerRequest | undefined
@@ -54,9 +70,44 @@ export class RespawningForksWorker implements PoolWorker {
   private stopping = false
   private readonly plan: ResumePlan = { finished: {}, failed: {}, notRun: null }
   private resumes = 0
+  private readonly killRequests: BroadcastChannel | null = null
 
-  constructor(private readonly options: PoolOptions) {
+  constructor(private readonly options: PoolOptions, private readonly kind: Kind = 'forks') {
+    this.name = kind === 'forks' ? POOL_NAME : THREADS_POOL_NAME
+    // Vitest caches file reads for process workers only, as its own pools do.
+    this.cacheFs = kind === 'forks'
     this.child = this.createChild()
+    if (kind === 'threads') {
+      this.killRequests = new BroadcastChannel(THREAD_KILL_CHANNEL)
+      this.killRequests.onmessage = (event) => void this.onKillRequest((event as { data: ThreadKillRequest }).data)
+      // After onmessage: assigning it refs the channel again.
+      this.killRequests.unref()
+    }
+  }
+
+  /** Threads pool: a helper asks for its test thread to be killed (see worker/helper.ts). */
+  private async onKillRequest(request: ThreadKillRequest): Promise<void> {
+    const child = this.child
+    if (threadIdOf(child) !== request.threadId) return
+    for (const pid of request.pids) killTree(pid)
+    if (!request.terminate) {
+      // Abandoned, not terminated (see ThreadKillRequest): it must not keep the run alive.
+      const thread = (child.worker as unknown as { _thread?: { unref(): void } })._thread
+      thread?.unref()
+      child.abandoned = true
+      await this.onExit(child, 1, null)
+      return
+    }
+    const terminated = await Promise.race([
+      child.worker.stop().then(() => true, () => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), THREAD_TERMINATE_BOUND_MS).unref()),
+    ])
+    if (child !== this.child) return // Its 'exit' already resumed the file.
+    if (!terminated) {
+      const test = readKillRecord(child.killLog)?.test
+      process.stderr.write(`vitest-watchdog: the worker thread running ${test ? `"${test.name}" (${test.file})` : 'a stopped test'} could not be stopped within ${THREAD_TERMINATE_BOUND_MS}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the stuck thread ends with the run.\n`)
+    }
+    await this.onExit(child, 1, null)
   }
 
   on(event: string, callback: (arg: any) => void): void {
@@ -73,7 +124,8 @@ export class RespawningForksWorker implements PoolWorker {
       if (m.type === 'start') this.startRequest = message
       if (m.type === 'run' || m.type === 'collect') this.runRequest = message
     }
-    this.child.worker.send(message)
+    if (this.child.queue) this.child.queue.push(message)
+    else this.child.worker.send(message)
   }
 
   deserialize(data: unknown): unknown {
@@ -86,8 +138,10 @@ export class RespawningForksWorker implements PoolWorker {
 
   async stop(): Promise<void> {
     this.stopping = true
+    this.killRequests?.close()
     const child = this.child
-    const pid = child.worker.pid
+    if (child.abandoned) return
+    const pid = pidOf(child)
     // Listed while the worker is alive: after it exits, its children are re-parented and only its group finds them.
     const spawned = pid ? descendantsOf(pid) : []
     try {
@@ -115,7 +169,8 @@ export class RespawningForksWorker implements PoolWorker {
     } else {
       delete env[ENV_RESUME]
     }
-    return { worker: new GroupForksWorker({ ...this.options, env }), dir, journal, killLog }
+    const options = { ...this.options, env }
+    return { worker: this.kind === 'forks' ? new GroupForksWorker(options) : new ThreadsPoolWorker(options), dir, journal, killLog, queue: [] }
   }
 
   /**
@@ -125,7 +180,7 @@ export class RespawningForksWorker implements PoolWorker {
    */
   private async attach(child: Child, replacement = false): Promise<void> {
     await child.worker.start()
-    const pid = child.worker.pid
+    const pid = pidOf(child)
     if (pid) registerWorker(pid, child.journal)
     child.worker.on('message', (message: unknown) => {
       const m = message as Message
@@ -135,6 +190,10 @@ export class RespawningForksWorker implements PoolWorker {
     child.worker.on('error', (error: unknown) => {
       if (child === this.child) this.events.emit('error', error)
     })
+    // Anything Vitest sent meanwhile (answers to the dead worker's calls, say) goes to this one now.
+    const queued = child.queue ?? []
+    child.queue = null
+    if (!replacement) for (const message of queued) child.worker.send(message)
     // ForksPoolWorker passes the child process's own 'exit' arguments through.
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       if (pid) unregisterWorker(pid)
@@ -170,7 +229,7 @@ export class RespawningForksWorker implements PoolWorker {
   private async resume(dead: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const { running } = readJournal(dead.journal, this.plan)
     const kill = readKillRecord(dead.killLog)
-    const deadPid = dead.worker.pid
+    const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
     if (running.length === 0) {
       // Not inside a test: in a hook, the file's import, or the teardown.
@@ -204,6 +263,14 @@ export class RespawningForksWorker implements PoolWorker {
     await started
     child.worker.send(this.runRequest!)
   }
+}
+
+function pidOf(child: Child): number | undefined {
+  return child.worker instanceof GroupForksWorker ? child.worker.pid : undefined
+}
+
+function threadIdOf(child: Child): number | undefined {
+  return (child.worker as unknown as { _thread?: { threadId: number } })._thread?.threadId
 }
 
 /** Adds the finished tests to the plan; returns the tests that had started and not finished. */

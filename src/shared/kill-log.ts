@@ -24,3 +24,18 @@ export interface KillRecord {
   location: { file: string; line: number; column: number } | null
   stack: string
 }
+
+/** Threads pool: the helper asks the main thread to terminate a test thread (see host/respawning-worker.ts). */
+export const THREAD_KILL_CHANNEL = 'vitest-watchdog:kill-thread'
+
+export interface ThreadKillRequest {
+  threadId: number
+  /** Children of the process started since the stuck test began: killed first, so a blocked execSync returns. */
+  pids: number[]
+  /**
+   * False when the thread spins inside an async callback: terminating a thread
+   * there can abort the whole process (the async hook stack is corrupted), so
+   * the thread is abandoned instead: unref'd, left to end with the run.
+   */
+  terminate: boolean
+}

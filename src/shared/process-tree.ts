@@ -83,3 +83,34 @@ export function killTree(pid: number, known: readonly number[] = []): void {
   for (const child of found) trySignal(child, 'SIGKILL')
   trySignal(pid, 'SIGKILL')
 }
+
+/**
+ * Children of `pid` started at or after `sinceEpochMs` (from /proc: start
+ * time in clock ticks since boot). Under the threads pool every test thread
+ * shares one process, and a child blocked under execSync is known to no
+ * JavaScript object: the children started since the stuck test began are the
+ * best guess at its own.
+ */
+export function childrenStartedSince(pid: number, sinceEpochMs: number): number[] {
+  const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ: 100 on every Linux that Node supports.
+  let bootSeconds: number
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('btime '))
+    bootSeconds = Number(line?.split(' ')[1])
+    if (!Number.isFinite(bootSeconds)) return []
+  } catch {
+    return []
+  }
+  const found: number[] = []
+  for (const [child, parent] of parentTable()) {
+    if (parent !== pid) continue
+    try {
+      const stat = readFileSync(`/proc/${child}/stat`, 'utf8')
+      const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
+      if ((bootSeconds + ticks / CLOCK_TICKS_PER_SECOND) * 1000 >= sinceEpochMs - 1_000) found.push(child)
+    } catch {
+      // Gone.
+    }
+  }
+  return found
+}

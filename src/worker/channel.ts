@@ -43,6 +43,8 @@ export interface Verdict {
 export interface HelperData {
   sab: SharedArrayBuffer
   grace: number
+  /** The test thread's threadId under the threads pool; null when it is the process's main thread (forks). */
+  threadId: number | null
   /** Where the helper appends a record before it kills the worker, so the main process can report it. */
   killLogFile: string | null
 }

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { isMainThread, threadId, Worker } from 'node:worker_threads'
 import { createChannel, type Channel, type HelperData, type RunningTest, type Verdict } from './channel.js'
 
 /** The test thread's handle on its helper thread (worker/helper.ts). */
@@ -8,7 +8,7 @@ export class Helper {
   private readonly pending = new Map<number, (verdict: Verdict) => void>()
 
   constructor(grace: number, killLogFile: string | null) {
-    const data: HelperData = { sab: this.channel.sab, grace, killLogFile }
+    const data: HelperData = { sab: this.channel.sab, grace, threadId: isMainThread ? null : threadId, killLogFile }
     this.worker = new Worker(new URL('./worker/helper.js', ownDistUrl()), { workerData: data, name: 'vitest-watchdog helper' })
     // The helper must never keep the test process alive.
     this.worker.unref()

@@ -9,12 +9,13 @@
  * It talks to the test thread through `connectToMainThread()`: no port is opened.
  */
 import { appendFileSync } from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
+import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads'
 import { createChannel, DEADLINE, FRAME_MAPPER_GLOBAL, RUN, type HelperData, type KillRecord, type RawFrame, type RunningTest, type Verdict } from './channel.js'
 import { absoluteNow } from './clock.js'
-import { InspectorClient } from './inspector-client.js'
+import { MainThreadClient, WorkerThreadClient, type InspectorClient } from './inspector-client.js'
 import { isWatchdogCode } from './own-files.js'
-import { killTree } from '../shared/process-tree.js'
+import { childrenStartedSince, killTree } from '../shared/process-tree.js'
+import { THREAD_KILL_CHANNEL, type ThreadKillRequest } from '../shared/kill-log.js'
 
 /**
  * Bound on the answers to terminate and resume. Termination answers once the
@@ -29,7 +30,30 @@ const DISABLE_BOUND_MS = 1_000
 
 const data = workerData as HelperData
 const channel = createChannel(data.sab)
-const client = new InspectorClient()
+/** How long the helper waits to find the test thread among the process's workers (threads pool). */
+const ATTACH_BOUND_MS = 10_000
+/**
+ * The session on the test thread. Under forks it is opened once and kept (it
+ * costs nothing while the Debugger domain is off). Under threads it goes
+ * through Vitest's main thread and is opened for each stop and closed after it
+ * (see WorkerThreadClient.close).
+ */
+let client: InspectorClient = new MainThreadClient()
+let keptClient = true
+if (data.threadId !== null) {
+  await client.close()
+  keptClient = false
+}
+
+async function openClient(): Promise<void> {
+  if (keptClient) return
+  client = await WorkerThreadClient.attach(data.threadId!, ATTACH_BOUND_MS)
+  client.on('Debugger.scriptParsed', rememberScript)
+}
+
+async function closeClient(): Promise<void> {
+  if (!keptClient) await client.close().catch(() => {})
+}
 
 /**
  * How often the helper checks that the main Vitest process is still there.
@@ -44,15 +68,17 @@ const parentPid = process.ppid
 // the inspector session do not. The runner unref()s the Worker itself, so the
 // helper never keeps the process alive.
 setInterval(() => {
-  if (process.ppid !== parentPid) killTree(process.pid)
+  // Under the threads pool this process is Vitest's own: never the helper's to kill.
+  if (data.threadId === null && process.ppid !== parentPid) killTree(process.pid)
 }, ORPHAN_CHECK_MS)
 
 // CDP call frames carry a scriptId, and their url field is left empty: keep
 // the script table. Debugger.enable replays every script parsed so far.
 const scriptUrls = new Map<string, string>()
-client.on<{ scriptId: string; url: string }>('Debugger.scriptParsed', (script) => {
+function rememberScript(script: { scriptId: string; url: string }): void {
   if (script.url) scriptUrls.set(script.scriptId, script.url)
-})
+}
+if (keptClient) client.on('Debugger.scriptParsed', rememberScript)
 
 let running: RunningTest | null = null
 /** A test given back to the runner (see `stop`): never claimed again. */
@@ -85,7 +111,16 @@ async function watch(): Promise<never> {
         continue
       }
       if (remaining <= 0) {
-        if (Atomics.compareExchange(channel.run, RUN, current, -current) === current) await stop(current)
+        if (Atomics.compareExchange(channel.run, RUN, current, -current) === current) {
+          try {
+            await openClient()
+            await stop(current)
+          } catch {
+            // The test thread could not be reached: it goes on, and the next deadline is watched.
+          } finally {
+            await closeClient()
+          }
+        }
         continue
       }
       await waitForChange(current, remaining)
@@ -142,8 +177,16 @@ async function stop(seq: number): Promise<void> {
     const mapped = await mapOnTestThread(topFrame, frames)
     const why = asyncId === null
       ? 'Could not tell whether terminating this JavaScript is safe, so the worker was killed.'
-      : `It was stuck inside a timer, I/O or hook callback (async id ${asyncId}), where terminating JavaScript would crash Node, so the worker was killed.`
-    return escalateToKill(seq, why, mapped)
+      : data.threadId === null
+        ? `It was stuck inside a timer, I/O or hook callback (async id ${asyncId}), where terminating JavaScript would crash Node, so the worker was killed.`
+        : `It was stuck inside a timer, I/O or hook callback (async id ${asyncId}), where terminating the thread could abort the whole process, so the thread was abandoned: it keeps spinning, unref'd, until the run ends.`
+    if (data.threadId !== null) {
+      // Threads pool: the main thread terminates the thread, which a thread
+      // paused in the debugger cannot honour. Let it run (spin) again first.
+      await client.post('Debugger.resume', {}, DISABLE_BOUND_MS).catch(() => {})
+      await client.post('Debugger.disable', {}, DISABLE_BOUND_MS).catch(() => {})
+    }
+    return escalateToKill(seq, why, mapped, asyncId === null || asyncId === 0)
   }
   // terminateExecution answers only after the termination happened, which
   // needs the resume: send both, then await both.
@@ -220,7 +263,7 @@ type Mapped = Pick<KillRecord, 'location' | 'stack'>
  * The kill stage, from inside: record what we know where the main process
  * will find it, kill every process the test spawned, then this process.
  */
-function escalateToKill(seq: number, reason: string, mapped: Mapped | null): void {
+function escalateToKill(seq: number, reason: string, mapped: Mapped | null, terminable = true): void {
   const test = running?.seq === seq ? running : null
   if (data.killLogFile) {
     const record: KillRecord = { reason, pid: process.pid, at: Date.now(), test, location: mapped?.location ?? null, stack: mapped?.stack ?? '' }
@@ -230,8 +273,20 @@ function escalateToKill(seq: number, reason: string, mapped: Mapped | null): voi
       // The report loses this entry; the kill must still happen.
     }
   }
-  // This process, its group (when it leads one, as under the watchdog's pool) and every descendant.
-  killTree(process.pid)
+  if (data.threadId === null) {
+    // This process, its group (when it leads one, as under the watchdog's pool) and every descendant.
+    killTree(process.pid)
+    return
+  }
+  // Threads pool: only the main thread can terminate a worker thread. The
+  // watchdog's pool worker there listens on this channel; it kills the
+  // children started since the test began (so an execSync returns), then
+  // terminates the thread and resumes the file in a fresh one.
+  const request: ThreadKillRequest = { threadId: data.threadId, pids: test ? childrenStartedSince(process.pid, test.startedAt) : [], terminate: terminable }
+  // Not closed: closing right after posting can drop the message. The helper ends with its thread.
+  const channel = new BroadcastChannel(THREAD_KILL_CHANNEL)
+  channel.unref()
+  channel.postMessage(request)
 }
 
 void watch()

@@ -171,3 +171,9 @@ export function outcomeOf(run: FixtureRun, key: string): TestOutcome {
   if (!outcome) throw new Error(`no result for ${key}; results: ${JSON.stringify([...run.tests.keys()])}\n${run.output}`)
   return outcome
 }
+
+/** The status of one test; a mismatch fails with the fixture run's whole output, to see why. */
+export function expectStatus(run: FixtureRun, key: string, status: string): void {
+  const actual = outcomeOf(run, key).status
+  if (actual !== status) throw new Error(`${key}: expected ${status}, got ${actual}\n--- fixture output ---\n${run.output}`)
+}
