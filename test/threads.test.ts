@@ -55,3 +55,15 @@ test('leak reports work unchanged under threads', async () => {
   expect(run.report?.leaks.filter((l) => l.file === 'tidy.test.ts')).toEqual([])
   expect(outcomeOf(run, 'leaky.test.ts > in fail mode > fails because it leaks').status).toBe('failed')
 })
+
+describe.each(['vmForks', 'vmThreads'])('pool %s, chosen on the command line, gets the whole ladder', (pool) => {
+  test('kill of a blocked test resumes the file; a timer-callback loop is stopped; totals are exact', async () => {
+    const run = await runFixture('kill', { args: [`--pool=${pool}`, 'exec-sync', 'timer-loop'] })
+    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call').stage).toBe('kill')
+    expect(outcomeOf(run, 'exec-sync.test.ts > runs in a fresh worker after the kill').status).toBe('passed')
+    expect(hangOf(run, 'timer-loop.test.ts', 'spins inside a timer callback').location).toMatchObject({ line: 6 })
+    expect(outcomeOf(run, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
+    expect(run.tests.size).toBe(6)
+    expect(run.output).not.toContain('is not one of Vitest\'s own')
+  })
+})

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
+import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { HangReporter } from './hang-reporter.js'
@@ -10,7 +11,7 @@ import { HangReporter } from './hang-reporter.js'
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 
 /** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
-const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads'])
+const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
 
 interface TagLike {
   name?: unknown
@@ -28,6 +29,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const killLogFile = join(tmpdir(), `vitest-watchdog-${process.pid}-${randomUUID()}.jsonl`)
   const reporters = new WeakMap<Vitest, HangReporter>()
   let runDeadline: number | null = null
+  let respawning: typeof import('./respawning-worker.js') | undefined
 
   return {
     name: 'vitest-watchdog',
@@ -47,23 +49,29 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // The run's own clock starts when its config loads.
       runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
       const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline, killLogFile }
-      // Vitest's forks (the default) and threads pools become respawning ones:
-      // the same workers, plus the kill stage and resuming a file after its
-      // worker died. vmForks and vmThreads are kept as they are.
-      // Loaded here, not at the top: test files import this module for killAfter(), and
-      // the pool worker pulls in vitest/node, which has no business in a test worker.
-      const { POOL_NAME, RespawningWorker, THREADS_POOL_NAME } = await import('./respawning-worker.js')
-      const pool = test.pool === undefined || test.pool === 'forks'
-        ? { pool: { name: POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, 'forks') } }
-        : test.pool === 'threads'
-          ? { pool: { name: THREADS_POOL_NAME, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, 'threads') } }
-          : {}
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, ...pool } } as object
+      // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
+      // becomes a respawning one: the same workers, plus the kill stage and
+      // resuming a file after its worker died. A custom pool is kept as it is.
+      // Loaded now, for configureVitest: test files import this module for killAfter(),
+      // and the pool worker pulls in vitest/node, which has no business in a test worker.
+      respawning = await import('./respawning-worker.js')
+      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
+      // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
+      // becomes a respawning one: the same workers, plus the kill stage and
+      // resuming a file after its worker died. Done on the resolved config, so
+      // a pool chosen on the command line is wrapped too; a custom pool is kept.
+      const config = project.config as unknown as { pool: string; poolRunner?: unknown }
+      if (respawning && config.pool in respawning.POOL_NAMES) {
+        const kind = config.pool as Kind
+        const { RespawningWorker } = respawning
+        config.pool = respawning.POOL_NAMES[kind]
+        config.poolRunner = { name: config.pool, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, kind) }
+      }
       const pool = String(project.config.pool)
       if (!FULL_LADDER_POOLS.has(pool)) {
-        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" gets the abort and interrupt stages, but no kill stage and no resume after a crash: use "forks" (Vitest's default) or "threads" for the whole ladder.`)
+        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: it gets the abort and interrupt stages, but no kill stage and no resume after a crash.`)
       }
       if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.

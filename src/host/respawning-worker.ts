@@ -2,17 +2,18 @@ import { EventEmitter } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { ThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
+import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
 import { BroadcastChannel } from 'node:worker_threads'
 import { THREAD_KILL_CHANNEL, type KillRecord, type ThreadKillRequest } from '../shared/kill-log.js'
 import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, readJournalLines, type RecordedResult, type ResumePlan } from '../shared/resume.js'
 import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
-import { GroupForksWorker } from './group-forks-worker.js'
+import { GroupForksWorker, GroupVmForksWorker, type GroupLeaderWorker } from './group-forks-worker.js'
 import { registerWorker, unregisterWorker } from './process-registry.js'
 
-export const POOL_NAME = 'watchdog-forks'
-export const THREADS_POOL_NAME = 'watchdog-threads'
+/** Vitest's pools, and the name each gets once the watchdog wraps it. */
+export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
+export type Kind = keyof typeof POOL_NAMES
 
 /**
  * Threads pool: how long terminating a stuck test thread may take. A thread
@@ -36,10 +37,8 @@ interface Message {
   type?: string
 }
 
-type Kind = 'forks' | 'threads'
-
 interface Child {
-  worker: GroupForksWorker | ThreadsPoolWorker
+  worker: GroupLeaderWorker | ThreadsPoolWorker | VmThreadsPoolWorker
   dir: string
   journal: string
   killLog: string
@@ -72,12 +71,12 @@ export class RespawningWorker implements PoolWorker {
   private resumes = 0
   private readonly killRequests: BroadcastChannel | null = null
 
-  constructor(private readonly options: PoolOptions, private readonly kind: Kind = 'forks') {
-    this.name = kind === 'forks' ? POOL_NAME : THREADS_POOL_NAME
-    // Vitest caches file reads for process workers only, as its own pools do.
-    this.cacheFs = kind === 'forks'
+  constructor(private readonly options: PoolOptions, private readonly kind: Kind) {
+    this.name = POOL_NAMES[kind]
+    // Vitest caches file reads for its process workers only; the same here.
+    this.cacheFs = kind === 'forks' || kind === 'vmForks'
     this.child = this.createChild()
-    if (kind === 'threads') {
+    if (kind === 'threads' || kind === 'vmThreads') {
       this.killRequests = new BroadcastChannel(THREAD_KILL_CHANNEL)
       this.killRequests.onmessage = (event) => void this.onKillRequest((event as { data: ThreadKillRequest }).data)
       // After onmessage: assigning it refs the channel again.
@@ -170,7 +169,12 @@ export class RespawningWorker implements PoolWorker {
       delete env[ENV_RESUME]
     }
     const options = { ...this.options, env }
-    return { worker: this.kind === 'forks' ? new GroupForksWorker(options) : new ThreadsPoolWorker(options), dir, journal, killLog, queue: [] }
+    const worker = this.kind === 'forks'
+      ? new GroupForksWorker(options)
+      : this.kind === 'vmForks'
+        ? new GroupVmForksWorker(options)
+        : this.kind === 'threads' ? new ThreadsPoolWorker(options) : new VmThreadsPoolWorker(options)
+    return { worker, dir, journal, killLog, queue: [] }
   }
 
   /**
@@ -266,7 +270,7 @@ export class RespawningWorker implements PoolWorker {
 }
 
 function pidOf(child: Child): number | undefined {
-  return child.worker instanceof GroupForksWorker ? child.worker.pid : undefined
+  return 'pid' in child.worker ? child.worker.pid : undefined
 }
 
 function threadIdOf(child: Child): number | undefined {
