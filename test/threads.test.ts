@@ -1,50 +1,58 @@
 import { beforeAll, describe, expect, test } from 'vitest'
 import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
 
-// pool: 'threads'. The helper reaches the test thread through the main
-// thread's NodeWorker domain, and the kill stage terminates the thread from
-// the main thread. Not applicable here: a test that SIGKILLs its own process
-// (under threads that process is Vitest itself).
-describe('fixtures/threads: the same ladder under pool "threads"', () => {
-  let run: FixtureRun
+// pool: 'threads' (and the vm pools). The helper reaches the test thread
+// through the main thread's NodeWorker domain, and the kill stage terminates
+// the thread from the main thread. Not applicable under threads: a test that
+// SIGKILLs its own process (that process is Vitest itself), process.abort()
+// and process.exit() for the same reason.
+describe('the same fixtures as under forks, with --pool=threads', () => {
+  let interrupt: FixtureRun
+  let abort: FixtureRun
+  let kill: FixtureRun
   beforeAll(async () => {
-    run = await runFixture('threads')
+    ;[interrupt, abort, kill] = await Promise.all([
+      runFixture('interrupt', { args: ['--pool=threads'] }),
+      runFixture('abort', { args: ['--pool=threads'] }),
+      // The other files of fixtures/kill crash their own process: under threads that is Vitest itself.
+      runFixture('kill', { args: ['--pool=threads', 'exec-sync', 'timer-loop'] }),
+    ])
   })
 
   test.each([
     ['sync-loop.test.ts', 'spins forever', 15],
+    ['catch-all.test.ts', 'swallows every error', 4],
     ['microtask-loop.test.ts', 'awaits in a loop that never ends', 6],
     ['atomics-wait.test.ts', 'waits on a futex forever', 5],
-  ])('%s: interrupted at line %#, the same error, the next test in the same worker', (file, name) => {
-    const lines: Record<string, number> = { 'sync-loop.test.ts': 15, 'microtask-loop.test.ts': 6, 'atomics-wait.test.ts': 5 }
-    expect(hangOf(run, file, name)).toMatchObject({ stage: 'interrupt', killAfter: 400, location: { file, line: lines[file] } })
-    expect(outcomeOf(run, `${file} > ${name}`).failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "interrupt"/)
-    expect(outcomeOf(run, `${file} > runs next in the same worker`).status).toBe('passed')
+  ])('%s: interrupted, the same error and line, the next test in the same worker', (file, name, line) => {
+    expect(hangOf(interrupt, file, name)).toMatchObject({ stage: 'interrupt', killAfter: 400, location: { file, line } })
+    expect(outcomeOf(interrupt, `${file} > ${name}`).failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "interrupt"/)
+    expect(outcomeOf(interrupt, `${file} > runs next in the same worker`).status).toBe('passed')
   })
 
   test('abort: a cooperative test settles with its cleanup done; an async hang stops at abort', () => {
-    expect(hangOf(run, 'cooperative.test.ts', 'rejects on abort and cleans up').stage).toBe('abort')
-    expect(outcomeOf(run, 'cooperative.test.ts > sees the cleanup of the aborted test').status).toBe('passed')
-    expect(hangOf(run, 'async-hang.test.ts', 'awaits a promise that never settles')).toMatchObject({ stage: 'abort', location: null })
+    expect(hangOf(abort, 'cooperative.test.ts', 'rejects on abort and cleans up').stage).toBe('abort')
+    expect(outcomeOf(abort, 'cooperative.test.ts > sees the cleanup of the aborted test').status).toBe('passed')
+    expect(hangOf(abort, 'async-hang.test.ts', 'awaits a promise that never settles')).toMatchObject({ stage: 'abort', location: null })
   })
 
   test('kill: execSync of a long sleep; its sleep is killed so the thread can be terminated, and the file resumes in a fresh thread', () => {
-    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call').stage).toBe('kill')
+    expect(hangOf(kill, 'exec-sync.test.ts', 'blocks in a system call').stage).toBe('kill')
     for (const name of ['passes before the hang', 'runs in a fresh worker after the kill', 'and so does the one after it']) {
-      expect(outcomeOf(run, `exec-sync.test.ts > ${name}`).status).toBe('passed')
+      expect(outcomeOf(kill, `exec-sync.test.ts > ${name}`).status).toBe('passed')
     }
   })
 
   test('a loop inside a timer callback cannot be terminated safely in a thread: it is abandoned, said plainly, and the file goes on', () => {
-    const outcome = outcomeOf(run, 'timer-loop.test.ts > spins inside a timer callback')
+    const outcome = outcomeOf(kill, 'timer-loop.test.ts > spins inside a timer callback')
     expect(outcome.failureMessages[0]).toContain('at stage "kill"')
     expect(outcome.failureMessages[0]).toContain('the thread was abandoned: it keeps spinning')
-    expect(hangOf(run, 'timer-loop.test.ts', 'spins inside a timer callback').location).toMatchObject({ file: 'timer-loop.test.ts', line: 6 })
-    expect(outcomeOf(run, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
+    expect(hangOf(kill, 'timer-loop.test.ts', 'spins inside a timer callback').location).toMatchObject({ file: 'timer-loop.test.ts', line: 6 })
+    expect(outcomeOf(kill, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
   })
 
   test('every declared test is reported once', () => {
-    expect(run.tests.size).toBe(16)
+    expect([interrupt.tests.size, abort.tests.size, kill.tests.size]).toEqual([8, 4, 6])
   })
 })
 
