@@ -55,7 +55,9 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // Loaded now, for configureVitest: test files import this module for killAfter(),
       // and the pool worker pulls in vitest/node, which has no business in a test worker.
       respawning = await import('./respawning-worker.js')
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings } } } as object
+      // includeTaskLocation: each test's `test(` line, which tells concurrent
+      // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
+      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)

@@ -23,6 +23,8 @@ const VERDICT_MARGIN_MS = 5_000
  * ran a little late on a loaded machine. A busy thread pays it once per hang.
  */
 const IDLE_MARGIN_MS = 200
+/** How often a concurrent test re-checks a stop in progress (see endAbortStage): a verdict takes a few ms to arrive. */
+const CLAIMED_RECHECK_MS = 10
 
 export interface GuardSpec {
   /** Names what is stopped, first word of the error: "Test", 'Hook "beforeEach"', 'Import of "a.test.ts"'. */
@@ -35,6 +37,8 @@ export interface GuardSpec {
   name: string
   /** A stack line pointing at the definition, for stops with no stuck frame. */
   definedAt?: string
+  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
+  definition?: { file: string; line: number }
   /** The abort stage: abort what the guarded code listens to. Absent: there is nothing to abort. */
   abort?: (reason: TestStoppedError) => void
   /** Called when the abort stage expires on an idle thread, before the guard gives up on the run. */
@@ -45,6 +49,8 @@ interface Active {
   seq: number
   spec: GuardSpec
   start: number
+  /** Hands this run a verdict the slot's owner received for it (test.concurrent). */
+  deliver(verdict: Verdict): void
 }
 
 let sequence = 0
@@ -57,25 +63,37 @@ export class Guard {
 
   /** Runs `fn` in a fresh microtask under the ladder; resolves or rejects as it does, or with the stop. */
   async run<T>(spec: GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
-    const me: Active = { seq: ++sequence, spec, start: absoluteNow() }
+    let deliver: (verdict: Verdict) => void = () => {}
+    const delivered = new Promise<Verdict>((resolve) => (deliver = resolve))
+    const me: Active = { seq: ++sequence, spec, start: absoluteNow(), deliver }
     this.active.push(me)
     if (!this.owner) this.own(me)
 
     let abortNote: string | undefined
-    const abortTimer = unrefTimer(() => {
+    const startAbortStage = (): void => {
       // Claimed by the helper (this timer can fire right after an interrupt,
       // before the verdict arrives): the helper's stop stands.
-      if (this.owner === me && Atomics.load(this.helper.channel.run, RUN) !== me.seq) return
+      if (abortNote || (this.owner === me && Atomics.load(this.helper.channel.run, RUN) !== me.seq)) return
       abortNote = spec.abort ? 'It settled after its signal was aborted.' : 'It settled by itself during the grace period.'
       spec.abort?.(this.stop(me, 'abort', null, abortNote))
-    }, spec.budget.ms)
+    }
+    const abortTimer = unrefTimer(startAbortStage, spec.budget.ms)
     // The end of the abort stage, seen from this thread: it can only fire when
     // the thread is idle, waiting on something that will never come.
     let expire: (value: 'expired') => void = () => {}
     const expired = new Promise<'expired'>((resolve) => (expire = resolve))
-    const abortStageEnd = unrefTimer(() => {
-      if (this.owner !== me || Atomics.compareExchange(this.helper.channel.run, RUN, me.seq, 0) === me.seq) expire('expired')
-    }, spec.budget.ms + spec.grace)
+    const endAbortStage = (): void => {
+      if (this.owner === me) {
+        if (Atomics.compareExchange(this.helper.channel.run, RUN, me.seq, 0) === me.seq) expire('expired')
+        return
+      }
+      // A concurrent sibling owns the slot. While the helper is stopping it
+      // (the slot is claimed), the stuck code may be this test's own: wait for
+      // the verdict, which may be handed to this test, before giving up on it.
+      if (Atomics.load(this.helper.channel.run, RUN) < 0) abortStageEnd = unrefTimer(endAbortStage, CLAIMED_RECHECK_MS)
+      else expire('expired')
+    }
+    let abortStageEnd = unrefTimer(endAbortStage, spec.budget.ms + spec.grace)
 
     // Termination unwinds the running task's stack and drops every pending
     // microtask. So the guarded code starts after a macrotask boundary (the
@@ -85,8 +103,22 @@ export class Guard {
     // keeps termination safe).
     const body = new Promise<void>((resolve) => realSetImmediate(resolve)).then(fn)
     const settled = body.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
-    const verdict = this.helper.verdictFor(me.seq)
-    const outcome = await Promise.race([settled, verdict, expired])
+    let verdict = this.helper.verdictFor(me.seq)
+    let outcome = await Promise.race([settled, verdict, expired, delivered])
+    while (typeof outcome === 'object' && 'kind' in outcome && this.owner === me) {
+      const culprit = this.culpritOf(outcome)
+      if (!culprit || culprit === me) break
+      // The stuck code was a concurrent sibling's: it fails, and this test gets
+      // the ladder again from its abort stage, which the sibling's loop had
+      // held up: its signal is aborted now, with one more grace period.
+      culprit.deliver(outcome)
+      this.own(me, absoluteNow() + spec.grace + IDLE_MARGIN_MS)
+      startAbortStage()
+      realClearTimeout(abortStageEnd)
+      abortStageEnd = unrefTimer(endAbortStage, spec.grace)
+      verdict = this.helper.verdictFor(me.seq)
+      outcome = await Promise.race([settled, verdict, expired, delivered])
+    }
     realClearTimeout(abortTimer)
     realClearTimeout(abortStageEnd)
 
@@ -103,8 +135,10 @@ export class Guard {
     if (!this.release(me, false)) {
       // The helper claimed this run just as it settled: its verdict decides.
       const late = await Promise.race([verdict, delay(spec.grace + VERDICT_MARGIN_MS)])
+      const culprit = late ? this.culpritOf(late) : null
+      if (late && culprit && culprit !== me) culprit.deliver(late)
       this.release(me, true)
-      if (late) throw this.interrupted(me, late)
+      if (late && (!culprit || culprit === me)) throw this.interrupted(me, late)
     }
     if (abortNote) {
       // Settled after the abort, within grace: the abort stage stopped it.
@@ -115,12 +149,31 @@ export class Guard {
     return outcome.value
   }
 
+  /**
+   * Which running test's code was stuck, when several run concurrently: the
+   * one whose `test(` line is the closest above a stuck frame in its file.
+   * Null when it cannot be told (the guard's owner then takes the stop).
+   */
+  private culpritOf(verdict: Verdict): Active | null {
+    if (this.active.length < 2) return null
+    for (const frame of stuckLocation(verdict.frames).userFrames) {
+      let best: Active | null = null
+      for (const run of this.active) {
+        const at = run.spec.definition
+        if (!at || at.file !== frame.file || at.line > frame.line) continue
+        if (!best || at.line > best.spec.definition!.line) best = run
+      }
+      if (best) return best
+    }
+    return null
+  }
+
   /** Points the helper's shared slot at `me`: its deadline is the one watched. */
-  private own(me: Active): void {
+  private own(me: Active, deadline = me.start + me.spec.budget.ms + me.spec.grace + IDLE_MARGIN_MS): void {
     const { channel } = this.helper
     this.owner = me
     channel.times[STARTED] = me.start
-    channel.times[DEADLINE] = me.start + me.spec.budget.ms + me.spec.grace + IDLE_MARGIN_MS
+    channel.times[DEADLINE] = deadline
     this.helper.started({ seq: me.seq, file: me.spec.file, name: me.spec.name, subject: me.spec.subject, killAfter: me.spec.budget.ms, budgetSource: me.spec.budget.source, startedAt: me.start })
     Atomics.store(channel.run, RUN, me.seq)
     Atomics.notify(channel.run, RUN)
@@ -153,7 +206,7 @@ export class Guard {
     const { spec } = me
     const mapped = verdict ? stuckLocation(verdict.frames) : null
     const others = this.active.length - 1
-    const shared = verdict && others > 0 ? ` ${others} other test(s) were running concurrently in this worker; the stuck frame above shows whose code it was.` : ''
+    const shared = verdict && others > 0 ? ` ${others} other test(s) were running concurrently in this worker.` : ''
     const error = new TestStoppedError({
       subject: spec.subject,
       stage,

@@ -316,6 +316,7 @@ export default class WatchdogRunner extends TestRunner {
       file: test.file.filepath,
       name: fullTestName(test),
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
+      definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
     }), () => (gate ? gate.start(fn) : fn()))

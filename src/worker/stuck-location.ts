@@ -71,16 +71,16 @@ function isUserFrame(frame: MappedFrame): boolean {
  * in original coordinates, in V8's format so that Vitest parses it and prints
  * a code frame at the first user frame.
  */
-export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | null; stack: string } {
+export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | null; stack: string; userFrames: SourceLocation[] } {
   const mapped = frames.map(mapFrame)
-  if (process.env.VITEST_WATCHDOG_DEBUG) process.stderr.write(`vitest-watchdog frames: ${JSON.stringify({ frames, mapped }, null, 1)}\n`)
+  const userFrames = mapped.filter(isUserFrame).map((f) => ({ file: f.file, line: f.line, column: f.column }))
   const top = mapped.find(isUserFrame)
   const location = top ? { file: top.file, line: top.line, column: top.column } : null
   const stack = mapped
     .filter((f) => f.file !== '' && !isWatchdogCode(f.file))
     .map((f) => `    at ${f.functionName ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}`)
     .join('\n')
-  return { location, stack }
+  return { location, stack, userFrames }
 }
 
 /**
@@ -89,7 +89,10 @@ export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | 
  */
 export function installFrameMapper(): void {
   Object.defineProperty(globalThis, FRAME_MAPPER_GLOBAL, {
-    value: (frames: RawFrame[]) => stuckLocation(frames),
+    value: (frames: RawFrame[]) => {
+      const { location, stack } = stuckLocation(frames)
+      return { location, stack }
+    },
     configurable: true,
   })
 }
