@@ -1,0 +1,83 @@
+// 2. Interrupt latency: how long after the helper may claim a spinning test
+// (start + killAfter + grace + 200 ms idle margin, see src/worker/guard.ts)
+// the next test of the file starts, in the same worker.
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { configSource, dist, freshDir, log, quantile, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
+
+const KILL_AFTER = 100
+const GRACE = 100
+const IDLE_MARGIN = 200
+
+export function stampHelpers() {
+  return [
+    "import { appendFileSync } from 'node:fs'",
+    '',
+    'const out = process.env.BENCH_STAMPS!',
+    '/** Epoch ms with sub-ms precision: comparable across processes on this machine. */',
+    'const stamp = (label: string) => appendFileSync(out, `${label} ${performance.timeOrigin + performance.now()}\\n`)',
+  ]
+}
+
+function suite(pairs) {
+  const body = ["import { test } from 'vitest'", ...stampHelpers(), '']
+  for (let i = 0; i < pairs; i++) {
+    body.push(
+      `test('spins ${i}', () => {`,
+      `  stamp('hang${i}')`,
+      '  while (true) {}',
+      '})',
+      `test('next ${i}', () => {`,
+      `  stamp('next${i}')`,
+      '})',
+    )
+  }
+  body.push('')
+  return {
+    'vitest.config.mjs': configSource({ plugin: `watchdog({ killAfter: ${KILL_AFTER}, grace: ${GRACE}, outputFile: 'watchdog-report.json' })` }),
+    'interrupt.test.ts': body.join('\n'),
+  }
+}
+
+export async function latency({ quick }) {
+  const pairs = quick ? 6 : 15
+  const runs = quick ? 1 : 3
+  const dir = freshDir('latency')
+  writeTree(dir, suite(pairs))
+  log(`latency: ${pairs} spinning tests per file, killAfter ${KILL_AFTER} ms, grace ${GRACE} ms, ${runs} runs`)
+  const samples = []
+  const problems = []
+  const stages = {}
+  for (let run = 0; run < runs; run++) {
+    const stamps = join(dir, `stamps-${run}.txt`)
+    const r = await withDistRetry(() => runVitest({ cwd: dir, config: 'vitest.config.mjs', env: { BENCH_STAMPS: stamps }, timeoutMs: 120_000 }))
+    const at = Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value]))
+    const own = []
+    for (let i = 0; i < pairs; i++) {
+      if (at[`hang${i}`] === undefined || at[`next${i}`] === undefined) {
+        problems.push(`run ${run}: pair ${i} has no stamp`)
+        continue
+      }
+      own.push(at[`next${i}`] - (at[`hang${i}`] + KILL_AFTER + GRACE + IDLE_MARGIN))
+    }
+    samples.push(...own)
+    const reportFile = join(dir, 'watchdog-report.json')
+    const report = existsSync(reportFile) ? JSON.parse(readFileSync(reportFile, 'utf8')) : { hangs: [] }
+    for (const h of report.hangs) stages[h.stage] = (stages[h.stage] ?? 0) + 1
+    if (r.summary.failed !== pairs || r.summary.passed !== pairs) problems.push(`run ${run}: expected ${pairs} failed + ${pairs} passed, got "${r.summary.line}" (exit ${r.code})`)
+    if (r.leftovers.length) problems.push(`run ${run}: ${r.leftovers.length} processes left behind`)
+    log(`  run ${run}: ${r.summary.line}; latency ms ${own.map((x) => x.toFixed(1)).join(' ')}`)
+  }
+  const d = dist(samples)
+  return {
+    pairs,
+    runs,
+    killAfter: KILL_AFTER,
+    grace: GRACE,
+    samples,
+    latencyMs: { ...d, p50: d.median, p90: quantile(samples, 0.9) },
+    stages,
+    problems,
+  }
+}
+

@@ -1,0 +1,79 @@
+// 4. Memory: resident set size of the test worker process (the watchdog's
+// helper thread lives in it) at its last test, watchdog vs plain Vitest.
+import { join } from 'node:path'
+import { stampHelpers } from './latency.mjs'
+import { configSource, dist, freshDir, log, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
+
+const VARIANTS = [
+  { name: 'plain', config: 'vitest.plain.config.mjs' },
+  { name: "watchdog leaks 'report'", config: 'vitest.report.config.mjs' },
+  { name: "watchdog leaks 'off'", config: 'vitest.off.config.mjs' },
+  // Floor for any in-process helper: plain Vitest plus one idle worker thread.
+  { name: 'plain + idle worker thread', config: 'vitest.idle-thread.config.mjs' },
+]
+
+function suite(tests) {
+  const body = ["import { describe, expect, test } from 'vitest'", "import { join } from 'pathe'", ...stampHelpers(), '', "describe('work', () => {"]
+  for (let t = 0; t < tests; t++) {
+    body.push(
+      `  test('case ${t}', async () => {`,
+      `    const rows = Array.from({ length: 2000 }, (_, i) => ({ id: i, path: join('a', String(i), '${t}') }))`,
+      `    expect(rows.filter((r) => r.id % 7 === 0)).toHaveLength(${Math.ceil(2000 / 7)})`,
+      '    await new Promise((r) => setTimeout(r, 1))',
+      '  })',
+    )
+  }
+  body.push(
+    "  test('last: records memory', () => {",
+    '    const m = process.memoryUsage()',
+    "    appendFileSync(out, `rss ${m.rss}\\nheapUsed ${m.heapUsed}\\nexternal ${m.external}\\n`)",
+    '  })',
+    '})',
+    '',
+  )
+  return {
+    'vitest.plain.config.mjs': configSource(),
+    'vitest.report.config.mjs': configSource({ plugin: "watchdog({ leaks: 'report' })" }),
+    'vitest.off.config.mjs': configSource({ plugin: "watchdog({ leaks: 'off' })" }),
+    'vitest.idle-thread.config.mjs': configSource({ test: { setupFiles: ['./idle-thread.setup.mjs'] } }),
+    'idle-thread.setup.mjs': [
+      "import { Worker } from 'node:worker_threads'",
+      '// Started once per worker process, like the watchdog helper; kept alive by its own interval, unref()ed.',
+      "globalThis.__benchIdle ??= new Worker('setInterval(() => {}, 500)', { eval: true })",
+      'globalThis.__benchIdle.unref()',
+      '',
+    ].join('\n'),
+    'memory.test.ts': body.join('\n'),
+  }
+}
+
+export async function memory({ quick }) {
+  const rounds = quick ? 1 : 7
+  const tests = 25
+  const dir = freshDir('memory')
+  writeTree(dir, suite(tests))
+  log(`memory: ${rounds} rounds x ${VARIANTS.length} variants`)
+  const byVariant = Object.fromEntries(VARIANTS.map((v) => [v.name, []]))
+  const problems = []
+  for (let round = 0; round < rounds; round++) {
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length])
+    for (const v of order) {
+      const stamps = join(dir, `stamps-${round}-${v.config}.txt`)
+      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, env: { BENCH_STAMPS: stamps }, timeoutMs: 60_000 }))
+      const at = Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value]))
+      if (r.code !== 0 || at.rss === undefined) problems.push(`round ${round} ${v.name}: exit ${r.code}, ${r.summary.line}`)
+      byVariant[v.name].push({ round, rss: at.rss / 2 ** 20, heapUsed: at.heapUsed / 2 ** 20, external: at.external / 2 ** 20 })
+      log(`  round ${round} ${v.name}: rss ${(at.rss / 2 ** 20).toFixed(1)} MB, heapUsed ${(at.heapUsed / 2 ** 20).toFixed(1)} MB`)
+    }
+  }
+  const plain = byVariant.plain
+  const variants = VARIANTS.map((v) => ({
+    name: v.name,
+    rssMB: dist(byVariant[v.name].map((x) => x.rss)),
+    heapUsedMB: dist(byVariant[v.name].map((x) => x.heapUsed)),
+    // Paired with the plain run of the same round.
+    rssDiffMB: dist(byVariant[v.name].map((x, i) => x.rss - plain[i].rss)),
+    heapDiffMB: dist(byVariant[v.name].map((x, i) => x.heapUsed - plain[i].heapUsed)),
+  }))
+  return { rounds, tests: tests + 1, variants, problems }
+}
