@@ -6,7 +6,7 @@
 //              worker at a time: teardown of a worker + start of the next)
 // for plain Vitest and the watchdog, alternating rounds.
 import { join } from 'node:path'
-import { configSource, dist, freshDir, log, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
+import { alternateWithStamps, configSource, dist, freshDir, log, writeTree } from './lib.mjs'
 
 const VARIANTS = [
   { name: 'plain', config: 'vitest.plain.config.mjs' },
@@ -47,23 +47,17 @@ export async function breakdown({ quick }) {
   const startup = Object.fromEntries(VARIANTS.map((v) => [v.name, []]))
   const perTest = Object.fromEntries(VARIANTS.map((v) => [v.name, []]))
   const fileSwitch = Object.fromEntries(VARIANTS.map((v) => [v.name, []]))
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length])
-    for (const v of order) {
-      const stamps = join(dir, `stamps-${round}-${v.config}.txt`)
-      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, env: { BENCH_STAMPS: stamps }, timeoutMs: 60_000 }))
-      const at = Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value]))
-      const gaps = []
-      for (let f = 0; f < files; f++) {
-        startup[v.name].push(at[`f${f}-t0`])
-        for (let t = 1; t <= tests; t++) gaps.push(at[`f${f}-t${t}`] - at[`f${f}-t${t - 1}`])
-      }
-      perTest[v.name].push(dist(gaps).median)
-      const spans = Array.from({ length: files }, (_, f) => [at[`abs-f${f}-t0`], at[`abs-f${f}-t${tests}`]]).sort((a, b) => a[0] - b[0])
-      for (let i = 1; i < spans.length; i++) fileSwitch[v.name].push(spans[i][0] - spans[i - 1][1])
-      log(`  round ${round} ${v.name}: startup ${startup[v.name].slice(-files).map((x) => x.toFixed(0)).join(' ')} ms; per test ${dist(gaps).median.toFixed(3)} ms; file switch ${fileSwitch[v.name].slice(-(files - 1)).map((x) => x.toFixed(0)).join(' ')} ms (${r.summary.line})`)
+  await alternateWithStamps({ dir, rounds, variants: VARIANTS }, (v, round, r, at) => {
+    const gaps = []
+    for (let f = 0; f < files; f++) {
+      startup[v.name].push(at[`f${f}-t0`])
+      for (let t = 1; t <= tests; t++) gaps.push(at[`f${f}-t${t}`] - at[`f${f}-t${t - 1}`])
     }
-  }
+    perTest[v.name].push(dist(gaps).median)
+    const spans = Array.from({ length: files }, (_, f) => [at[`abs-f${f}-t0`], at[`abs-f${f}-t${tests}`]]).sort((a, b) => a[0] - b[0])
+    for (let i = 1; i < spans.length; i++) fileSwitch[v.name].push(spans[i][0] - spans[i - 1][1])
+    log(`  round ${round} ${v.name}: startup ${startup[v.name].slice(-files).map((x) => x.toFixed(0)).join(' ')} ms; per test ${dist(gaps).median.toFixed(3)} ms; file switch ${fileSwitch[v.name].slice(-(files - 1)).map((x) => x.toFixed(0)).join(' ')} ms (${r.summary.line})`)
+  })
   return {
     files,
     tests,

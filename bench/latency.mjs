@@ -19,23 +19,23 @@ export function stampHelpers() {
   ]
 }
 
-function suite(pairs) {
-  const body = ["import { test } from 'vitest'", ...stampHelpers(), '']
+/**
+ * A test file of `pairs` hung tests, each followed by a test that stamps its
+ * start; the hung test stamps its own start first (latency, recovery).
+ */
+export function hangPairs({ pairs, imports = [], name, hang }) {
+  const body = ["import { test } from 'vitest'", ...imports, ...stampHelpers(), '']
   for (let i = 0; i < pairs; i++) {
-    body.push(
-      `test('spins ${i}', () => {`,
-      `  stamp('hang${i}')`,
-      '  while (true) {}',
-      '})',
-      `test('next ${i}', () => {`,
-      `  stamp('next${i}')`,
-      '})',
-    )
+    body.push(`test('${name} ${i}', () => {`, `  stamp('hang${i}')`, `  ${hang}`, '})', `test('next ${i}', () => {`, `  stamp('next${i}')`, '})')
   }
   body.push('')
+  return body.join('\n')
+}
+
+function suite(pairs) {
   return {
     'vitest.config.mjs': configSource({ plugin: `watchdog({ killAfter: ${KILL_AFTER}, grace: ${GRACE}, outputFile: 'watchdog-report.json' })` }),
-    'interrupt.test.ts': body.join('\n'),
+    'interrupt.test.ts': hangPairs({ pairs, name: 'spins', hang: 'while (true) {}' }),
   }
 }
 

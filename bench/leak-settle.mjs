@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stampHelpers } from './latency.mjs'
-import { configSource, dist, freshDir, log, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
+import { alternateWithStamps, configSource, dist, freshDir, log, writeTree } from './lib.mjs'
 
 const VARIANTS = [
   { name: 'plain', config: 'vitest.plain.config.mjs' },
@@ -55,28 +55,22 @@ export async function leakSettle({ quick }) {
   let leaksReported = 0
   let internalLeaks = 0
   let sampleLeak = null
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length])
-    for (const v of order) {
-      const stamps = join(dir, `stamps-${round}-${v.config}.txt`)
-      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, env: { BENCH_STAMPS: stamps }, timeoutMs: 60_000 }))
-      const at = Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value]))
-      // Skip the first gap (first fetch opens the connection).
-      const own = []
-      for (let t = 2; t <= tests; t++) own.push(at[`t${t}`] - at[`t${t - 1}`])
-      gaps[v.name].push(dist(own).median)
-      if (v.config === 'vitest.report.config.mjs') {
-        const file = join(dir, 'watchdog-report.json')
-        const report = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : { leaks: [] }
-        leaksReported = Math.max(leaksReported, report.leaks.length)
-        // Created inside Node itself (fetch's undici pool), not by the test's code.
-        const internal = report.leaks.filter((l) => /^\s*at .*\(?node:internal\//.test(String(l.stack).split('\n')[1] ?? ''))
-        internalLeaks = Math.max(internalLeaks, internal.length)
-        sampleLeak ??= report.leaks[0] ? { type: report.leaks[0].type, location: report.leaks[0].location, stack: String(report.leaks[0].stack).split('\n').slice(0, 3).join(' | ') } : null
-      }
-      log(`  round ${round} ${v.name}: median gap between test starts ${dist(own).median.toFixed(1)} ms (${r.summary.line})`)
+  await alternateWithStamps({ dir, rounds, variants: VARIANTS }, (v, round, r, at) => {
+    // Skip the first gap (first fetch opens the connection).
+    const own = []
+    for (let t = 2; t <= tests; t++) own.push(at[`t${t}`] - at[`t${t - 1}`])
+    gaps[v.name].push(dist(own).median)
+    if (v.config === 'vitest.report.config.mjs') {
+      const file = join(dir, 'watchdog-report.json')
+      const report = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : { leaks: [] }
+      leaksReported = Math.max(leaksReported, report.leaks.length)
+      // Created inside Node itself (fetch's undici pool), not by the test's code.
+      const internal = report.leaks.filter((l) => /^\s*at .*\(?node:internal\//.test(String(l.stack).split('\n')[1] ?? ''))
+      internalLeaks = Math.max(internalLeaks, internal.length)
+      sampleLeak ??= report.leaks[0] ? { type: report.leaks[0].type, location: report.leaks[0].location, stack: String(report.leaks[0].stack).split('\n').slice(0, 3).join(' | ') } : null
     }
-  }
+    log(`  round ${round} ${v.name}: median gap between test starts ${dist(own).median.toFixed(1)} ms (${r.summary.line})`)
+  })
   return {
     tests,
     rounds,

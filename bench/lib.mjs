@@ -220,3 +220,19 @@ export function dist(values) {
 export const fmt = (x, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a')
 export const fmtDist = (d, digits = 3, unit = '') =>
   `${fmt(d.median, digits)}${unit} (min ${fmt(d.min, digits)}, max ${fmt(d.max, digits)}, n=${d.n})`
+
+/**
+ * Runs every variant once per round, the first variant rotating each round
+ * (A B C, B C A, ...), each run with its own stamps file. `each` gets the
+ * variant, the round, the run's result and the stamps by label.
+ */
+export async function alternateWithStamps({ dir, rounds, variants, timeoutMs = 60_000 }, each) {
+  for (let round = 0; round < rounds; round++) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length])
+    for (const v of order) {
+      const stamps = join(dir, `stamps-${round}-${v.config}.txt`)
+      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, env: { BENCH_STAMPS: stamps }, timeoutMs }))
+      await each(v, round, r, Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value])))
+    }
+  }
+}

@@ -2,7 +2,7 @@
 // helper thread lives in it) at its last test, watchdog vs plain Vitest.
 import { join } from 'node:path'
 import { stampHelpers } from './latency.mjs'
-import { configSource, dist, freshDir, log, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
+import { alternateWithStamps, configSource, dist, freshDir, log, writeTree } from './lib.mjs'
 
 const VARIANTS = [
   { name: 'plain', config: 'vitest.plain.config.mjs' },
@@ -55,17 +55,11 @@ export async function memory({ quick }) {
   log(`memory: ${rounds} rounds x ${VARIANTS.length} variants`)
   const byVariant = Object.fromEntries(VARIANTS.map((v) => [v.name, []]))
   const problems = []
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length])
-    for (const v of order) {
-      const stamps = join(dir, `stamps-${round}-${v.config}.txt`)
-      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, env: { BENCH_STAMPS: stamps }, timeoutMs: 60_000 }))
-      const at = Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value]))
-      if (r.code !== 0 || at.rss === undefined) problems.push(`round ${round} ${v.name}: exit ${r.code}, ${r.summary.line}`)
-      byVariant[v.name].push({ round, rss: at.rss / 2 ** 20, heapUsed: at.heapUsed / 2 ** 20, external: at.external / 2 ** 20 })
-      log(`  round ${round} ${v.name}: rss ${(at.rss / 2 ** 20).toFixed(1)} MB, heapUsed ${(at.heapUsed / 2 ** 20).toFixed(1)} MB`)
-    }
-  }
+  await alternateWithStamps({ dir, rounds, variants: VARIANTS }, (v, round, r, at) => {
+    if (r.code !== 0 || at.rss === undefined) problems.push(`round ${round} ${v.name}: exit ${r.code}, ${r.summary.line}`)
+    byVariant[v.name].push({ round, rss: at.rss / 2 ** 20, heapUsed: at.heapUsed / 2 ** 20, external: at.external / 2 ** 20 })
+    log(`  round ${round} ${v.name}: rss ${(at.rss / 2 ** 20).toFixed(1)} MB, heapUsed ${(at.heapUsed / 2 ** 20).toFixed(1)} MB`)
+  })
   const plain = byVariant.plain
   const variants = VARIANTS.map((v) => ({
     name: v.name,

@@ -8,7 +8,7 @@
 // test of file 2).
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { stampHelpers } from './latency.mjs'
+import { hangPairs, stampHelpers } from './latency.mjs'
 import { configSource, dist, freshDir, log, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
 
 const KILL_AFTER = 100
@@ -16,22 +16,9 @@ const GRACE = 100
 const IDLE_MARGIN = 200
 
 function killSuite(pairs) {
-  const body = ["import { test } from 'vitest'", "import { execSync } from 'node:child_process'", ...stampHelpers(), '']
-  for (let i = 0; i < pairs; i++) {
-    body.push(
-      `test('blocks in a system call ${i}', () => {`,
-      `  stamp('hang${i}')`,
-      "  execSync('sleep 30')",
-      '})',
-      `test('next ${i}', () => {`,
-      `  stamp('next${i}')`,
-      '})',
-    )
-  }
-  body.push('')
   return {
     'vitest.config.mjs': configSource({ plugin: `watchdog({ killAfter: ${KILL_AFTER}, grace: ${GRACE}, outputFile: 'watchdog-report.json' })` }),
-    'kill.test.ts': body.join('\n'),
+    'kill.test.ts': hangPairs({ pairs, imports: ["import { execSync } from 'node:child_process'"], name: 'blocks in a system call', hang: "execSync('sleep 30')" }),
   }
 }
 
