@@ -64,13 +64,22 @@ test('an interrupt and then a kill in one file: each test reported once, in the 
   ])
 })
 
+test('a blocked beforeAll is killed: its suite fails and its tests are skipped, the file\'s other suites run', () => {
+  expect(hangOf(run, 'before-all-blocked.test.ts', 'a suite whose beforeAll blocks')).toMatchObject({ stage: 'kill', killAfter: 400, what: 'Hook "beforeAll" of describe "a suite whose beforeAll blocks"' })
+  expect(run.output).toContain('Hook "beforeAll" of describe "a suite whose beforeAll blocks" stopped by vitest-watchdog at stage "kill"')
+  expectStatus(run, 'before-all-blocked.test.ts > passes before', 'passed')
+  expectStatus(run, 'before-all-blocked.test.ts > a suite whose beforeAll blocks > is skipped: its beforeAll was killed', 'skipped')
+  expectStatus(run, 'before-all-blocked.test.ts > another suite > still runs and passes', 'passed')
+})
+
 test('bookkeeping is exact: every declared test reported once, in its true state', () => {
-  expect(run.tests.size).toBe(18)
+  expect(run.tests.size).toBe(21)
   const statuses = [...run.tests.values()].map((t) => t.status)
-  expect(statuses.filter((s) => s === 'passed')).toHaveLength(11)
+  expect(statuses.filter((s) => s === 'passed')).toHaveLength(13)
   expect(statuses.filter((s) => s === 'failed')).toHaveLength(7)
-  expect(run.report?.hangs).toHaveLength(7)
-  expect(run.output).toMatch(/Tests\s+7 failed \| 11 passed \(18\)/)
+  expect(statuses.filter((s) => s === 'skipped')).toHaveLength(1)
+  expect(run.report?.hangs).toHaveLength(8)
+  expect(run.output).toMatch(/Tests\s+7 failed \| 13 passed \| 1 skipped \(21\)/)
   // Each file is printed once in the summary.
   expect(run.output.match(/❯ exec-sync\.test\.ts \(4 tests/g)).toHaveLength(1)
 })
@@ -87,11 +96,17 @@ describe('fixtures/crash-loop: a worker that keeps dying does not loop', () => {
     }
   })
 
-  test('a crash outside any test reports what finished and marks the rest not run, with the reason', () => {
+  test('a crash in an afterAll fails that suite; the file goes on in a fresh worker', () => {
     expectStatus(loop, 'hook-crash.test.ts > finishes before the crash', 'passed')
     expectStatus(loop, 'hook-crash.test.ts > a suite whose afterAll crashes > passes', 'passed')
-    expectStatus(loop, 'hook-crash.test.ts > comes after the crashing hook', 'skipped')
+    expectStatus(loop, 'hook-crash.test.ts > comes after the crashing hook', 'passed')
+    expect(loop.output).toMatch(/WorkerCrashError: The worker process died during the afterAll hook of this suite \(killed by SIGKILL\) after \d+ms/)
+    expect(hangOf(loop, 'hook-crash.test.ts', 'a suite whose afterAll crashes')).toMatchObject({ stage: 'kill', crash: { signal: 'SIGKILL', exitCode: null } })
+    expect(loop.output).toMatch(/Tests\s+3 failed \| 3 passed \| 1 skipped \(7\)/)
+  })
+
+  test('a crash outside any test and any suite hook reports what finished and marks the rest not run, with the reason', () => {
+    expectStatus(loop, 'import-crash.test.ts > would pass', 'skipped')
     expect(loop.output).toContain('WorkerCrashError: The worker died outside any test (killed by SIGKILL): in a hook, the import of the file or its teardown.')
-    expect(loop.output).toMatch(/Tests\s+3 failed \| 2 passed \| 1 skipped \(6\)/)
   })
 })

@@ -125,6 +125,7 @@ export class HangReporter implements Reporter {
       }
       const started = new Map<string, { file: string; test: string; since: number }>()
       for (const entry of readJournalLines(text)) {
+        if ('hook' in entry || 'hookEnd' in entry) continue
         if ('start' in entry) {
           started.set(entry.start, { file: this.relative(entry.file), test: entry.name, since: entry.at })
           continue

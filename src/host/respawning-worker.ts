@@ -67,7 +67,7 @@ export class RespawningWorker implements PoolWorker {
   private startRequest: WorkerRequest | undefined
   private runRequest: WorkerRequest | undefined
   private stopping = false
-  private readonly plan: ResumePlan = { finished: {}, failed: {}, notRun: null }
+  private readonly plan: ResumePlan = { finished: {}, failed: {}, failedSuites: {}, notRun: null }
   private resumes = 0
   private readonly killRequests: BroadcastChannel | null = null
 
@@ -231,11 +231,17 @@ export class RespawningWorker implements PoolWorker {
 
   /** Starts a fresh process that picks the file up where the dead one left it. */
   private async resume(dead: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    const { running } = readJournal(dead.journal, this.plan)
+    const { running, hooks } = readJournal(dead.journal, this.plan)
     const kill = readKillRecord(dead.killLog)
     const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
-    if (running.length === 0) {
+    if (running.length === 0 && hooks.length > 0) {
+      // Inside a beforeAll/afterAll: that suite fails, the others run.
+      for (const hook of hooks) {
+        const result = kill ? killFailure(kill, this.options.project.config.root) : crashFailure(code, signal, { at: hook.at, killAfter: null }, `the ${hook.kind} hook of this suite`)
+        this.plan.failedSuites[hook.id] = { kind: hook.kind, error: (result.errors as Array<Record<string, unknown>>)[0]! }
+      }
+    } else if (running.length === 0) {
       // Not inside a test: in a hook, the file's import, or the teardown.
       // Running again would die again, so the next worker only reports (no
       // hooks, no tests), and if even that dies, Vitest gets the exit.
@@ -278,17 +284,22 @@ function threadIdOf(child: Child): number | undefined {
 }
 
 /** Adds the finished tests to the plan; returns the tests that had started and not finished. */
-function readJournal(file: string, plan: ResumePlan): { running: Array<{ id: string; at: number; killAfter: number | null }> } {
+function readJournal(file: string, plan: ResumePlan): { running: Array<{ id: string; at: number; killAfter: number | null }>; hooks: Array<{ id: string; at: number; kind: string }> } {
   const started = new Map<string, { id: string; at: number; killAfter: number | null }>()
-  if (!existsSync(file)) return { running: [] }
+  const hooks = new Map<string, { id: string; at: number; kind: string }>()
+  if (!existsSync(file)) return { running: [], hooks: [] }
   for (const entry of readJournalLines(readFileSync(file, 'utf8'))) {
     if ('start' in entry) started.set(entry.start, { id: entry.start, at: entry.at, killAfter: entry.killAfter })
-    else {
+    else if ('end' in entry) {
       started.delete(entry.end)
       plan.finished[entry.end] = entry.result as RecordedResult
-    }
+    } else if ('hook' in entry) hooks.set(entry.hook, { id: entry.hook, at: entry.at, kind: entry.kind })
+    else hooks.delete(entry.hookEnd)
   }
-  return { running: [...started.values()].filter(({ id }) => !plan.finished[id] && !plan.failed[id]) }
+  return {
+    running: [...started.values()].filter(({ id }) => !plan.finished[id] && !plan.failed[id]),
+    hooks: [...hooks.values()].filter(({ id }) => !plan.failedSuites[id]),
+  }
 }
 
 function readKillRecord(file: string): KillRecord | null {
@@ -313,9 +324,9 @@ function killFailure(kill: KillRecord, root: string): RecordedResult {
   return failure({ name: 'TestStoppedError', code: STOPPED_CODE, subject: kill.test?.subject ?? 'Test', message, stack: `TestStoppedError: ${message}\n${kill.stack}`, stage: 'kill', elapsedMs, killAfter, location: kill.location }, elapsedMs)
 }
 
-function crashFailure(code: number | null, signal: NodeJS.Signals | null, test: { at: number; killAfter: number | null }): RecordedResult {
+function crashFailure(code: number | null, signal: NodeJS.Signals | null, test: { at: number; killAfter: number | null }, during = 'this test'): RecordedResult {
   const elapsedMs = Math.max(0, Date.now() - test.at)
-  const message = `The worker process died during this test (${exitDescription(code, signal)}) after ${elapsedMs}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+  const message = `The worker process died during ${during} (${exitDescription(code, signal)}) after ${elapsedMs}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
   return failure({ name: 'WorkerCrashError', code: CRASHED_CODE, message, stack: `WorkerCrashError: ${message}`, exitCode: code, signal, stage: 'kill', elapsedMs, killAfter: test.killAfter ?? 0, location: null }, elapsedMs)
 }
 

@@ -22,6 +22,9 @@ export type JournalLine =
   /** `at`: epoch ms; `killAfter`: the test's budget, so a crash can be reported against it; file and name for a report written while the worker is blocked. */
   | { start: string; at: number; killAfter: number | null; file: string; name: string }
   | { end: string; result: unknown }
+  /** A beforeAll/afterAll hook of suite `hook` started, or ended: a worker dying in one fails that suite only. */
+  | { hook: string; kind: string; at: number }
+  | { hookEnd: string }
 
 /** Parses a journal; the last line may be cut short by a kill. */
 export function readJournalLines(text: string): JournalLine[] {
@@ -45,6 +48,8 @@ export interface ResumePlan {
   finished: Record<string, RecordedResult>
   /** Tests that were running when a worker died: their failure, by task id. */
   failed: Record<string, RecordedResult>
+  /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
+  failedSuites: Record<string, { kind: string; error: Record<string, unknown> }>
   /** Set when the file cannot be resumed again: every test not in `finished` or `failed` is reported as not run, with this reason. */
   notRun: string | null
 }

@@ -25,6 +25,12 @@ export function journalEnd(test: RunnerTestCase): void {
   if (test.result) append({ end: test.id, result: test.result })
 }
 
+/** A suite-level hook (beforeAll/afterAll) starts and ends: see ResumePlan.failedSuites. */
+export function journalHook(suiteId: string, kind: string): () => void {
+  append({ hook: suiteId, kind, at: Date.now() })
+  return () => append({ hookEnd: suiteId })
+}
+
 let plan: ResumePlan | null | undefined
 
 /** The resume plan this worker was started with, if it replaces a dead one. */

@@ -12,7 +12,7 @@
  */
 import inspector from 'node:inspector'
 import { relative } from 'node:path'
-import { TestRunner, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
+import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { BUDGET_META_KEY, CRASHED_CODE, STARTED_META_KEY, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { ENV_KILL_LOG } from '../shared/resume.js'
@@ -20,7 +20,7 @@ import { resolveBudget, type Budget } from './budget.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
 import { Helper } from './helper-handle.js'
-import { journalEnd, journalStart, restoredResult, resumePlan } from './journal.js'
+import { journalEnd, journalHook, journalStart, restoredResult, resumePlan } from './journal.js'
 import { installFrameMapper } from './stuck-location.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
@@ -151,8 +151,12 @@ export default class WatchdogRunner extends TestRunner {
 
   private wrapHook(kind: HookKind, suite: RunnerTestSuite, hook: AnyFn): AnyFn {
     const runner = this
+    const suiteLevel = kind === 'beforeAll' || kind === 'afterAll'
     const wrapped = function (this: unknown, ...args: unknown[]) {
-      return runner.guarded(() => runner.hookSpec(kind, suite, args), () => hook.apply(this, args))
+      const ended = suiteLevel ? journalHook(suite.id, kind) : null
+      const result = runner.guarded(() => runner.hookSpec(kind, suite, args), () => hook.apply(this, args))
+      if (!ended) return result
+      return Promise.resolve(result).finally(ended)
     }
     // Vitest keeps cleanup settings on the hook function itself (symbol keys).
     return Object.assign(wrapped, hook)
@@ -215,8 +219,31 @@ export default class WatchdogRunner extends TestRunner {
     if (budget !== null) Object.assign(test.meta, { [BUDGET_META_KEY]: budget, [STARTED_META_KEY]: Date.now() })
   }
 
+  /**
+   * A resumed worker: a suite whose beforeAll or afterAll was running when an
+   * earlier worker died fails with that error, and Vitest skips its tests (as
+   * for any failing beforeAll); the file's other suites run.
+   */
+  override async onBeforeRunSuite(suite: RunnerTestSuite): Promise<void> {
+    await super.onBeforeRunSuite(suite)
+    const failure = resumePlan()?.failedSuites?.[suite.id]
+    if (!failure) return
+    if (failure.kind === 'beforeAll') {
+      suite.result = { state: 'fail', errors: [failure.error] } as RunnerTestSuite['result']
+      return
+    }
+    // afterAll: its tests finished and report their recorded results; the
+    // suite's own hooks do not run again, and the suite fails after them.
+    const hooks = TestRunner.getSuiteHooks(suite) as unknown as Partial<Record<string, unknown[]>> | undefined
+    for (const kind of ['beforeAll', 'afterAll']) if (Array.isArray(hooks?.[kind])) hooks[kind]!.length = 0
+  }
+
   override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
     await super.onAfterRunSuite(suite)
+    const failure = resumePlan()?.failedSuites?.[suite.id]
+    if (failure && failure.kind !== 'beforeAll' && suite.result) {
+      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), failure.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
+    }
     if ('filepath' in suite) {
       // The end of the file: leaked child processes do not outlive it.
       for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
