@@ -4,15 +4,14 @@ import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node'
 import type { KillRecord } from '../shared/kill-log.js'
 import { readJournalLines } from '../shared/resume.js'
 import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, SerializedStop } from '../shared/report.js'
-import { BUDGET_META_KEY, CRASHED_CODE, STARTED_META_KEY, LEAKS_META_KEY, STOPPED_CODE } from '../shared/report.js'
+import { CRASHED_CODE, STARTED_META_KEY, LEAKS_META_KEY, STOPPED_CODE } from '../shared/report.js'
 import { appendJobSummary, githubAnnotations } from './github.js'
 import { killAllWorkers, liveJournals } from './process-registry.js'
 import { ReportFile } from './report-file.js'
 
 /**
- * How often the reporter looks at the tests in flight: to announce SLOW ones
- * (past half their budget) and to refresh the report's `running` section. A
- * quarter second is finer than any human reads a log and costs nothing.
+ * How often the reporter refreshes the report's `running` section. A quarter
+ * second is finer than anyone reads a log, and costs nothing.
  */
 const RUNNING_TICK_MS = 250
 /**
@@ -26,8 +25,6 @@ interface InFlight {
   file: string
   test: string
   since: number
-  budget: number | null
-  slow: boolean
 }
 
 export interface ReporterOptions {
@@ -83,30 +80,17 @@ export class HangReporter implements Reporter {
   }
 
   onTestCaseReady(testCase: TestCase): void {
-    const meta = testCase.meta() as Record<string, unknown>
-    const budget = meta[BUDGET_META_KEY]
-    const startedAt = meta[STARTED_META_KEY]
+    const startedAt = (testCase.meta() as Record<string, unknown>)[STARTED_META_KEY]
     this.running.set(testCase.id, {
       file: this.relative(testCase.module.moduleId),
       test: testCase.fullName,
       // The worker's own start time: task updates reach this process in batches, late.
       since: typeof startedAt === 'number' ? startedAt : Date.now(),
-      budget: typeof budget === 'number' ? budget : null,
-      slow: false,
     })
   }
 
-  /** SLOW: still running past half its budget, announced once per test, as cargo-nextest does. */
+  /** Refreshes the report's `running` section. (SLOW is announced by each worker's helper thread.) */
   private tick(): void {
-    const now = Date.now()
-    for (const test of this.running.values()) {
-      if (test.slow || test.budget === null || test.budget === 0) continue
-      const elapsed = now - test.since
-      if (elapsed > test.budget / 2) {
-        test.slow = true
-        this.vitest?.logger.log(`vitest-watchdog: SLOW ${test.file} > ${test.test} (${(elapsed / 1000).toFixed(1)}s of its ${(test.budget / 1000).toFixed(1)}s budget)`)
-      }
-    }
     if (this.running.size > 0) this.write()
   }
 
@@ -138,7 +122,7 @@ export class HangReporter implements Reporter {
         this.finished.push({ file: test.file, test: test.test, state: state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : String(state) })
       }
       for (const [id, test] of started) {
-        if (!this.running.has(id)) this.running.set(id, { ...test, budget: null, slow: true })
+        if (!this.running.has(id)) this.running.set(id, test)
       }
     }
   }

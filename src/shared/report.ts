@@ -59,8 +59,6 @@ export interface WatchdogReport {
   finished?: FinishedEntry[]
 }
 
-/** Test meta key carrying a test's budget in ms to the main process, for the SLOW marker. */
-export const BUDGET_META_KEY = 'watchdogBudget'
 /** Test meta key: when the test started (epoch ms), measured in the worker. */
 export const STARTED_META_KEY = 'watchdogStartedAt'
 

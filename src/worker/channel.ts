@@ -14,6 +14,8 @@ export const RUN = 0
 /** Float64 slots: absolute times in ms (performance.timeOrigin + now), comparable across threads. */
 export const DEADLINE = 0
 export const STARTED = 1
+/** When the run is past half its budget: the helper announces it as SLOW (Infinity: never). */
+export const SLOW_AT = 2
 
 export interface Channel {
   sab: SharedArrayBuffer
@@ -21,8 +23,8 @@ export interface Channel {
   times: Float64Array
 }
 
-export function createChannel(sab = new SharedArrayBuffer(32)): Channel {
-  return { sab, run: new Int32Array(sab, 0, 2), times: new Float64Array(sab, 8, 2) }
+export function createChannel(sab = new SharedArrayBuffer(40)): Channel {
+  return { sab, run: new Int32Array(sab, 0, 2), times: new Float64Array(sab, 8, 3) }
 }
 
 /** Frames as the helper saw them through CDP: transformed-code coordinates, 0-based. */
@@ -43,6 +45,8 @@ export interface Verdict {
 export interface HelperData {
   sab: SharedArrayBuffer
   grace: number
+  /** Project root, for the paths the helper prints. */
+  root: string
   /** The test thread's threadId under the threads pool; null when it is the process's main thread (forks). */
   threadId: number | null
   /** Where the helper appends a record before it kills the worker, so the main process can report it. */

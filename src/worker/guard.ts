@@ -5,7 +5,7 @@
  */
 import { TestStoppedError } from '../shared/errors.js'
 import type { Budget } from './budget.js'
-import { DEADLINE, RUN, STARTED, type Verdict } from './channel.js'
+import { DEADLINE, RUN, SLOW_AT, STARTED, type Verdict } from './channel.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from './clock.js'
 import type { Helper } from './helper-handle.js'
 import { stuckLocation } from './stuck-location.js'
@@ -174,6 +174,7 @@ export class Guard {
     this.owner = me
     channel.times[STARTED] = me.start
     channel.times[DEADLINE] = deadline
+    channel.times[SLOW_AT] = me.start + me.spec.budget.ms / 2
     this.helper.started({ seq: me.seq, file: me.spec.file, name: me.spec.name, subject: me.spec.subject, killAfter: me.spec.budget.ms, budgetSource: me.spec.budget.source, startedAt: me.start })
     Atomics.store(channel.run, RUN, me.seq)
     Atomics.notify(channel.run, RUN)

@@ -7,8 +7,8 @@ export class Helper {
   private readonly worker: Worker
   private readonly pending = new Map<number, (verdict: Verdict) => void>()
 
-  constructor(grace: number, killLogFile: string | null) {
-    const data: HelperData = { sab: this.channel.sab, grace, threadId: isMainThread ? null : threadId, killLogFile }
+  constructor(grace: number, root: string, killLogFile: string | null) {
+    const data: HelperData = { sab: this.channel.sab, grace, root, threadId: isMainThread ? null : threadId, killLogFile }
     this.worker = new Worker(new URL('./worker/helper.js', ownDistUrl()), { workerData: data, name: 'vitest-watchdog helper' })
     // The helper must never keep the test process alive.
     this.worker.unref()

@@ -8,9 +8,10 @@
  *
  * It talks to the test thread through `connectToMainThread()`: no port is opened.
  */
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, writeSync } from 'node:fs'
+import { relative } from 'node:path'
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads'
-import { createChannel, DEADLINE, FRAME_MAPPER_GLOBAL, RUN, type HelperData, type KillRecord, type RawFrame, type RunningTest, type Verdict } from './channel.js'
+import { createChannel, DEADLINE, FRAME_MAPPER_GLOBAL, RUN, SLOW_AT, type HelperData, type KillRecord, type RawFrame, type RunningTest, type Verdict } from './channel.js'
 import { absoluteNow } from './clock.js'
 import { MainThreadClient, WorkerThreadClient, type InspectorClient } from './inspector-client.js'
 import { isWatchdogCode } from './own-files.js'
@@ -101,16 +102,41 @@ function post(verdict: Verdict): void {
   parentPort!.postMessage(verdict)
 }
 
+let announcedSlow = 0
+
+/**
+ * SLOW: a run past half its budget is announced once, as cargo-nextest marks
+ * slow tests. From this thread, written straight to the process's stderr:
+ * the test thread may be spinning, and then it cannot tell anyone.
+ */
+function announceSlow(seq: number): void {
+  announcedSlow = seq
+  const test = running?.seq === seq ? running : null
+  if (!test) return
+  const elapsed = (absoluteNow() - test.startedAt) / 1000
+  const what = test.subject === 'Test' ? '' : `${test.subject}: `
+  try {
+    writeSync(2, `vitest-watchdog: SLOW ${what}${relative(data.root, test.file) || test.file} > ${test.name} (${elapsed.toFixed(1)}s of its ${(test.killAfter / 1000).toFixed(1)}s budget)\n`)
+  } catch {
+    // Nowhere to write: nothing to announce.
+  }
+}
+
 async function watch(): Promise<never> {
   for (;;) {
     const current = Atomics.load(channel.run, RUN)
     if (current > 0) {
-      const remaining = channel.times[DEADLINE]! - absoluteNow()
+      const slowIn = announcedSlow === current ? Infinity : channel.times[SLOW_AT]! - absoluteNow()
+      if (slowIn <= 0) {
+        announceSlow(current)
+        continue
+      }
+      const remaining = Math.min(channel.times[DEADLINE]! - absoluteNow(), slowIn)
       if (remaining <= 0 && current === handedBack) {
         await waitForChange(current, Infinity)
         continue
       }
-      if (remaining <= 0) {
+      if (channel.times[DEADLINE]! - absoluteNow() <= 0) {
         if (Atomics.compareExchange(channel.run, RUN, current, -current) === current) {
           try {
             await openClient()

@@ -14,7 +14,7 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
-import { BUDGET_META_KEY, CRASHED_CODE, STARTED_META_KEY, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
+import { CRASHED_CODE, STARTED_META_KEY, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { ENV_KILL_LOG } from '../shared/resume.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { GatedSignal } from './cancel-gate.js'
@@ -72,7 +72,7 @@ export default class WatchdogRunner extends TestRunner {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
       this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null, killLogFile: null }
       installFrameMapper()
-      this.guard = new Guard(new Helper(this.settings.grace, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile))
+      this.guard = new Guard(new Helper(this.settings.grace, this.config.root, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile))
     }
     return { settings: this.settings, guard: this.guard! }
   }
@@ -215,8 +215,8 @@ export default class WatchdogRunner extends TestRunner {
     const budget = this.budgetOf(test)?.ms ?? null
     journalStart(test, budget)
     testStarted(test.id)
-    // Sent with the test's "prepare" update: the main process marks SLOW tests with it.
-    if (budget !== null) Object.assign(test.meta, { [BUDGET_META_KEY]: budget, [STARTED_META_KEY]: Date.now() })
+    // Sent with the test's "prepare" update: the report's running section says since when.
+    Object.assign(test.meta, { [STARTED_META_KEY]: Date.now() })
   }
 
   /**
