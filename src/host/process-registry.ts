@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
 
 /**
@@ -12,15 +13,34 @@ import { descendantsOf, killTree } from '../shared/process-tree.js'
  * and kills its own tree: see worker/helper.ts.)
  */
 const workers = new Map<number, string>()
+/** Each worker's scratch directory (journal, kill log, resume plan): removed with the worker, or on exit. */
+const scratchDirs = new Set<string>()
 let hooked = false
+
+function hookExit(): void {
+  if (hooked) return
+  hooked = true
+  process.once('exit', () => {
+    killAllWorkers()
+    for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true })
+    scratchDirs.clear()
+  })
+}
+
+export function registerScratch(dir: string): void {
+  scratchDirs.add(dir)
+  hookExit()
+}
+
+export function removeScratch(dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+  scratchDirs.delete(dir)
+}
 
 /** `journal`: the worker's journal file (shared/resume.ts), read when the run is stopped from outside. */
 export function registerWorker(pid: number, journal: string): void {
   workers.set(pid, journal)
-  if (!hooked) {
-    hooked = true
-    process.once('exit', killAllWorkers)
-  }
+  hookExit()
 }
 
 export function unregisterWorker(pid: number): void {

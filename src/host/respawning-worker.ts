@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
@@ -9,7 +9,7 @@ import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, readJournalLines, type RecordedR
 import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
 import { GroupForksWorker, GroupVmForksWorker, type GroupLeaderWorker } from './group-forks-worker.js'
-import { registerWorker, unregisterWorker } from './process-registry.js'
+import { registerScratch, registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
 
 /** Vitest's pools, and the name each gets once the watchdog wraps it. */
 export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
@@ -139,7 +139,10 @@ export class RespawningWorker implements PoolWorker {
     this.stopping = true
     this.killRequests?.close()
     const child = this.child
-    if (child.abandoned) return
+    if (child.abandoned) {
+      removeScratch(child.dir)
+      return
+    }
     const pid = pidOf(child)
     // Listed while the worker is alive: after it exits, its children are re-parented and only its group finds them.
     const spawned = pid ? descendantsOf(pid) : []
@@ -151,13 +154,14 @@ export class RespawningWorker implements PoolWorker {
         killTree(pid, spawned)
         unregisterWorker(pid)
       }
-      rmSync(child.dir, { recursive: true, force: true })
+      removeScratch(child.dir)
     }
   }
 
   /** A worker process with its own directory for journal, kill log and resume plan; removed with it. */
   private createChild(plan?: ResumePlan): Child {
     const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
+    registerScratch(dir)
     const journal = join(dir, 'journal.jsonl')
     const killLog = join(dir, 'kill.jsonl')
     const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal, [ENV_KILL_LOG]: killLog }
@@ -251,7 +255,7 @@ export class RespawningWorker implements PoolWorker {
     for (const test of running) this.plan.failed[test.id] = kill ? killFailure(kill, this.options.project.config.root) : crashFailure(code, signal, test)
 
     this.resumes++
-    rmSync(dead.dir, { recursive: true, force: true })
+    removeScratch(dead.dir)
     const child = this.createChild(this.plan)
     this.child = child
     // Replay "start" without telling Vitest (it saw its worker start already), then the run.

@@ -63,7 +63,8 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
     // The outer Vitest's variables would make the inner one think it is a worker.
     if (value !== undefined && !key.startsWith('VITEST') && key !== 'NODE_OPTIONS' && key !== 'TEST') env[key] = value
   }
-  Object.assign(env, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: reportFile, WATCHDOG_RUN_DIR: dir }, options.env, { WATCHDOG_TEST_MARK: mark })
+  // TMPDIR: the watchdog's scratch directories land in the run's own directory, where leftovers can be seen.
+  Object.assign(env, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: reportFile, WATCHDOG_RUN_DIR: dir, TMPDIR: dir }, options.env, { WATCHDOG_TEST_MARK: mark })
   try {
     const child = spawn(process.execPath, [vitestBin, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...(options.args ?? [])], {
       cwd: root,
@@ -92,6 +93,8 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
       for (const pid of leaked) trySignal(pid, 'SIGKILL')
       throw new Error(`vitest on fixtures/${name} left ${leaked.length} process(es) behind: ${leaked.join(', ')}\n${output}`)
     }
+    const scratch = readdirSync(dir).filter((name) => name.startsWith('vitest-watchdog'))
+    if (scratch.length > 0) throw new Error(`vitest on fixtures/${name} left temporary files behind: ${scratch.join(', ')}\n${output}`)
     const kept: Record<string, string> = {}
     for (const file of options.keep ?? []) {
       const path = join(dir, file)
