@@ -13,9 +13,8 @@
 export const RUN = 0
 /** Float64 slots: absolute times in ms (performance.timeOrigin + now), comparable across threads. */
 export const DEADLINE = 0
-export const STARTED = 1
-/** When the run is past half its budget: the helper announces it as SLOW (Infinity: never). */
-export const SLOW_AT = 2
+/** When the run is past half its budget: the helper announces it as SLOW. */
+export const SLOW_AT = 1
 
 export interface Channel {
   sab: SharedArrayBuffer
@@ -23,8 +22,8 @@ export interface Channel {
   times: Float64Array
 }
 
-export function createChannel(sab = new SharedArrayBuffer(40)): Channel {
-  return { sab, run: new Int32Array(sab, 0, 2), times: new Float64Array(sab, 8, 3) }
+export function createChannel(sab = new SharedArrayBuffer(24)): Channel {
+  return { sab, run: new Int32Array(sab, 0, 2), times: new Float64Array(sab, 8, 2) }
 }
 
 /** Frames as the helper saw them through CDP: transformed-code coordinates, 0-based. */

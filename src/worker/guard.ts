@@ -5,7 +5,7 @@
  */
 import { TestStoppedError } from '../shared/errors.js'
 import type { Budget } from './budget.js'
-import { DEADLINE, RUN, SLOW_AT, STARTED, type Verdict } from './channel.js'
+import { DEADLINE, RUN, SLOW_AT, type Verdict } from './channel.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from './clock.js'
 import type { Helper } from './helper-handle.js'
 import { stuckLocation } from './stuck-location.js'
@@ -172,7 +172,6 @@ export class Guard {
   private own(me: Active, deadline = me.start + me.spec.budget.ms + me.spec.grace + IDLE_MARGIN_MS): void {
     const { channel } = this.helper
     this.owner = me
-    channel.times[STARTED] = me.start
     channel.times[DEADLINE] = deadline
     channel.times[SLOW_AT] = me.start + me.spec.budget.ms / 2
     this.helper.started({ seq: me.seq, file: me.spec.file, name: me.spec.name, subject: me.spec.subject, killAfter: me.spec.budget.ms, budgetSource: me.spec.budget.source, startedAt: me.start })
