@@ -18,6 +18,6 @@ node --version
 (cd "$repo" && git ls-files -z | xargs -0 -I{} cp --parents {} "$scratch/repo/")
 cd "$scratch/repo"
 npm ci --no-audit --no-fund
-npm install --no-audit --no-fund -D 'vitest@^5' '@types/node@^24'
+npm install --no-audit --no-fund -D 'vitest@^5' '@vitest/coverage-v8@^5' '@types/node@^24'
 node -e "console.log('vitest', require('vitest/package.json').version)"
 npm test
