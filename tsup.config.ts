@@ -1,14 +1,12 @@
 import { defineConfig } from 'tsup'
 
-// Three entry points: the public API (loaded by vitest.config.ts in the main
-// process), the test runner (loaded by Vitest inside each worker) and the helper
-// thread (started by the runner). The last two are found by path at run time,
-// so they must stay separate files in dist/.
+// Two entry points: the public API (loaded by vitest.config.ts in the main
+// process) and the test runner (loaded by Vitest inside each worker, found by
+// path at run time, so it must stay a separate file in dist/).
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'worker/runner': 'src/worker/runner.ts',
-    'worker/helper': 'src/worker/helper.ts',
   },
   format: ['esm'],
   dts: { entry: { index: 'src/index.ts' } },
@@ -17,7 +15,7 @@ export default defineConfig({
   clean: true,
   splitting: true,
   sourcemap: false,
-  external: ['vitest', 'vitest/node', 'vitest/config'],
+  external: ['vitest', 'vitest/node', 'vitest/config', 'ws'],
   // Keep 'node:' specifiers: Vite's module runner resolves a bare 'timers' as a file.
   removeNodeProtocol: false,
 })

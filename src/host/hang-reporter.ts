@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node'
-import type { KillRecord } from '../shared/kill-log.js'
-import { readJournalLines } from '../shared/resume.js'
-import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, SerializedStop } from '../shared/report.js'
-import { CRASHED_CODE, STARTED_META_KEY, LEAKS_META_KEY, STOPPED_CODE } from '../shared/report.js'
+import { CRASHED_CODE, STOPPED_CODE } from '../shared/errors.js'
+import { parseJournal } from '../shared/journal.js'
+import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry } from '../shared/report.js'
+import { STARTED_META_KEY, LEAKS_META_KEY } from '../shared/report.js'
+import { describeStop, type Stop } from '../shared/stop.js'
 import { appendJobSummary, githubAnnotations } from './github.js'
 import { killAllWorkers, liveJournals } from './process-registry.js'
 import { ReportFile } from './report-file.js'
@@ -29,7 +30,6 @@ interface InFlight {
 
 export interface ReporterOptions {
   outputFile: string | undefined
-  killLogFile: string
   leaks: 'off' | 'report' | 'fail'
   grace: number
   /** Epoch ms at which the whole run must stop (runTimeout), or null. */
@@ -108,17 +108,17 @@ export class HangReporter implements Reporter {
         continue
       }
       const started = new Map<string, { file: string; test: string; since: number }>()
-      for (const entry of readJournalLines(text)) {
-        if ('hook' in entry || 'hookEnd' in entry) continue
-        if ('start' in entry) {
-          started.set(entry.start, { file: this.relative(entry.file), test: entry.name, since: entry.at })
+      for (const entry of parseJournal(text)) {
+        if (entry.kind === 'test') {
+          started.set(entry.test, { file: this.relative(entry.file), test: entry.name, since: entry.at })
           continue
         }
-        const test = started.get(entry.end)
-        started.delete(entry.end)
-        if (!test || this.finishedIds.has(entry.end)) continue
-        this.finishedIds.add(entry.end)
-        const state = (entry.result as { state?: string }).state
+        if (entry.kind !== 'result') continue
+        const test = started.get(entry.test)
+        started.delete(entry.test)
+        if (!test || this.finishedIds.has(entry.test)) continue
+        this.finishedIds.add(entry.test)
+        const state = entry.result.state
         this.finished.push({ file: test.file, test: test.test, state: state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : String(state) })
       }
       for (const [id, test] of started) {
@@ -166,18 +166,20 @@ export class HangReporter implements Reporter {
   private collect(id: string, moduleId: string, name: string, errors: ReadonlyArray<unknown> | undefined): void {
     if (this.seen.has(id)) return
     for (const error of errors ?? []) {
-      const stop = error as Partial<SerializedStop>
-      if ((stop.code !== STOPPED_CODE && stop.code !== CRASHED_CODE) || !stop.stage) continue
+      const { code, stop, stack } = error as { code?: string; stop?: Stop; stack?: string }
+      if ((code !== STOPPED_CODE && code !== CRASHED_CODE) || !stop?.stage) continue
       this.add({
-        ...(stop.code === CRASHED_CODE ? { crash: { signal: stop.signal ?? null, exitCode: stop.exitCode ?? null } } : {}),
+        ...(stop.crash ? { crash: stop.crash } : {}),
         ...(stop.subject && stop.subject !== 'Test' ? { what: stop.subject } : {}),
         file: this.relative(moduleId),
         test: name,
         stage: stop.stage,
-        killAfter: stop.killAfter ?? 0,
-        elapsedMs: Math.round(stop.elapsedMs ?? 0),
+        reason: stop.reason,
+        killAfter: stop.killAfter,
+        elapsedMs: Math.round(stop.elapsedMs),
         location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
-        stack: stop.stack ?? '',
+        stack: stack ?? stop.stack,
+        note: describeStop(stop, this.vitest?.config.root),
       })
       this.seen.add(id)
     }
@@ -187,7 +189,6 @@ export class HangReporter implements Reporter {
     this.ended = true
     clearInterval(this.ticker)
     this.running.clear()
-    this.readKillLog()
     this.write()
     this.printLeaks()
     this.github()
@@ -240,33 +241,6 @@ export class HangReporter implements Reporter {
   private add(entry: HangEntry): void {
     this.hangs.push(entry)
     this.write()
-  }
-
-  /** Stops whose worker was killed leave no test result behind, only the helper's record. */
-  private readKillLog(): void {
-    const path = this.options.killLogFile
-    if (!existsSync(path)) return
-    const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean)
-    rmSync(path, { force: true })
-    for (const line of lines) {
-      let record: KillRecord
-      try {
-        record = JSON.parse(line) as KillRecord
-      } catch {
-        continue
-      }
-      if (!record.test) continue
-      this.hangs.push({
-        file: this.relative(record.test.file),
-        test: record.test.name,
-        stage: 'kill',
-        killAfter: record.test.killAfter,
-        elapsedMs: Math.round(record.at - record.test.startedAt),
-        location: record.location ? { ...record.location, file: this.relative(record.location.file) } : null,
-        stack: record.stack,
-        note: record.reason,
-      })
-    }
   }
 
   private relative(path: string): string {

@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import type { Kind } from './respawning-worker.js'
@@ -25,8 +22,6 @@ interface TagLike {
  */
 export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const resolved = resolveOptions(options)
-  // Where a helper writes before it kills its own worker; one per plugin instance, removed at the end of the run.
-  const killLogFile = join(tmpdir(), `vitest-watchdog-${process.pid}-${randomUUID()}.jsonl`)
   const reporters = new WeakMap<Vitest, HangReporter>()
   let runDeadline: number | null = null
   let respawning: typeof import('./respawning-worker.js') | undefined
@@ -48,7 +43,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       }
       // The run's own clock starts when its config loads.
       runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline, killLogFile }
+      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline }
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. A custom pool is kept as it is.
@@ -80,7 +75,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
       if (!reporters.has(vitest)) {
-        const reporter = new HangReporter({ outputFile: resolved.outputFile, killLogFile, leaks: resolved.leaks ?? 'report', grace: resolved.grace, runDeadline })
+        const reporter = new HangReporter({ outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report', grace: resolved.grace, runDeadline })
         reporters.set(vitest, reporter)
         ;(vitest.config.reporters as unknown[]).push(reporter)
       }

@@ -1,15 +1,17 @@
 import { EventEmitter } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import { BroadcastChannel } from 'node:worker_threads'
-import { THREAD_KILL_CHANNEL, type KillRecord, type ThreadKillRequest } from '../shared/kill-log.js'
-import { ENV_JOURNAL, ENV_KILL_LOG, ENV_RESUME, readJournalLines, type RecordedResult, type ResumePlan } from '../shared/resume.js'
-import { CRASHED_CODE, STOPPED_CODE } from '../shared/report.js'
-import { descendantsOf, killTree } from '../shared/process-tree.js'
+import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_RESUME, type ResumePlan, type RunLine } from '../shared/journal.js'
+import { childrenStartedSince, descendantsOf, killTree } from '../shared/process-tree.js'
+import type { Stop } from '../shared/stop.js'
 import { GroupForksWorker, GroupVmForksWorker, type GroupLeaderWorker } from './group-forks-worker.js'
+import { InspectorOutput } from './ladder/inspector-output.js'
+import { ProcessTarget, ThreadTarget } from './ladder/targets.js'
+import { WorkerWatch } from './ladder/watch.js'
 import { registerScratch, registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
+import { emptyPlan, recordDeath, type Death } from './resume-plan.js'
 
 /** Vitest's pools, and the name each gets once the watchdog wraps it. */
 export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
@@ -31,33 +33,46 @@ const THREAD_TERMINATE_BOUND_MS = 5_000
  */
 const RESTART_BOUND_MS = 60_000
 
+/**
+ * What a worker process is started with so that the main process can open
+ * its inspector during a stop: no port is bound until SIGUSR1, and the URL
+ * (with its random UUID) goes to stderr only, where the main process reads it.
+ */
+const HOST_INSPECTOR_ARGS = ['--inspect-port=0', '--inspect-publish-uid=stderr']
+
 interface Message {
   __vitest_worker_request__?: boolean
   __vitest_worker_response__?: boolean
   type?: string
 }
 
+type AnyWorker = GroupLeaderWorker | ThreadsPoolWorker | VmThreadsPoolWorker
+
 interface Child {
-  worker: GroupLeaderWorker | ThreadsPoolWorker | VmThreadsPoolWorker
+  worker: AnyWorker
   dir: string
   journal: string
-  killLog: string
+  /** Forks: its stderr, with the inspector's own lines taken out. */
+  output: InspectorOutput | null
+  watch: WorkerWatch | null
   /** Messages Vitest sent before this child started (a replacement is not started at once). */
   queue: WorkerRequest[] | null
+  /** Set when the watchdog killed it: what it stopped. */
+  stopped?: { stop: Stop; run: RunLine }
   /** Threads pool: a thread left spinning because terminating it was unsafe. Never stopped. */
   abandoned?: boolean
 }
 
 /**
- * Vitest's forks worker, made to survive the death of its process.
+ * Vitest's pool worker (forks, vmForks, threads, vmThreads), made to survive
+ * the death of its process or thread, and watched by the ladder.
  *
  * Vitest's pool talks to a worker only through this transport (start, send,
  * message, exit). This one keeps the `start` request and the current `run`
- * request; when the process dies in the middle of a run (the helper killed it
- * at stage `kill`, or the test crashed it), it starts a fresh process, replays
- * both with a resume plan built from the dead process's journal, and forwards
- * that process's messages as if nothing had happened. Vitest sees one worker
- * and one complete run of the file.
+ * request; when the worker dies in the middle of a run (stage kill, or a
+ * crash), it starts a fresh one, replays both with a resume plan built from
+ * the dead one's journal, and forwards the new one's messages as if nothing
+ * had happened. Vitest sees one worker and one complete run of the file.
  */
 export class RespawningWorker implements PoolWorker {
   readonly name: string
@@ -67,46 +82,19 @@ export class RespawningWorker implements PoolWorker {
   private startRequest: WorkerRequest | undefined
   private runRequest: WorkerRequest | undefined
   private stopping = false
-  private readonly plan: ResumePlan = { finished: {}, failed: {}, failedSuites: {}, notRun: null }
-  private resumes = 0
-  private readonly killRequests: BroadcastChannel | null = null
+  private readonly plan: ResumePlan = emptyPlan()
+  private readonly isProcess: boolean
+  /** Forks started with the inspector flags: not when a user's --inspect owns the inspector. */
+  private readonly hostInspector: boolean
 
   constructor(private readonly options: PoolOptions, private readonly kind: Kind) {
     this.name = POOL_NAMES[kind]
+    this.isProcess = kind === 'forks' || kind === 'vmForks'
     // Vitest caches file reads for its process workers only; the same here.
-    this.cacheFs = kind === 'forks' || kind === 'vmForks'
+    this.cacheFs = this.isProcess
+    const inspector = (options.project.config as { inspector?: { enabled?: boolean } }).inspector
+    this.hostInspector = this.isProcess && !inspector?.enabled && !options.execArgv.some((arg) => arg.startsWith('--inspect'))
     this.child = this.createChild()
-    if (kind === 'threads' || kind === 'vmThreads') {
-      this.killRequests = new BroadcastChannel(THREAD_KILL_CHANNEL)
-      this.killRequests.onmessage = (event) => void this.onKillRequest((event as { data: ThreadKillRequest }).data)
-      // After onmessage: assigning it refs the channel again.
-      this.killRequests.unref()
-    }
-  }
-
-  /** Threads pool: a helper asks for its test thread to be killed (see worker/helper.ts). */
-  private async onKillRequest(request: ThreadKillRequest): Promise<void> {
-    const child = this.child
-    if (threadIdOf(child) !== request.threadId) return
-    for (const pid of request.pids) killTree(pid)
-    if (!request.terminate) {
-      // Abandoned, not terminated (see ThreadKillRequest): it must not keep the run alive.
-      const thread = (child.worker as unknown as { _thread?: { unref(): void } })._thread
-      thread?.unref()
-      child.abandoned = true
-      await this.onExit(child, 1, null)
-      return
-    }
-    const terminated = await Promise.race([
-      child.worker.stop().then(() => true, () => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), THREAD_TERMINATE_BOUND_MS).unref()),
-    ])
-    if (child !== this.child) return // Its 'exit' already resumed the file.
-    if (!terminated) {
-      const test = readKillRecord(child.killLog)?.test
-      process.stderr.write(`vitest-watchdog: the worker thread running ${test ? `"${test.name}" (${test.file})` : 'a stopped test'} could not be stopped within ${THREAD_TERMINATE_BOUND_MS}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the stuck thread ends with the run.\n`)
-    }
-    await this.onExit(child, 1, null)
   }
 
   on(event: string, callback: (arg: any) => void): void {
@@ -137,8 +125,8 @@ export class RespawningWorker implements PoolWorker {
 
   async stop(): Promise<void> {
     this.stopping = true
-    this.killRequests?.close()
     const child = this.child
+    child.watch?.dispose()
     if (child.abandoned) {
       removeScratch(child.dir)
       return
@@ -158,38 +146,48 @@ export class RespawningWorker implements PoolWorker {
     }
   }
 
-  /** A worker process with its own directory for journal, kill log and resume plan; removed with it. */
+  /** A worker with its own directory for journal and resume plan; removed with it. */
   private createChild(plan?: ResumePlan): Child {
     const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
     registerScratch(dir)
     const journal = join(dir, 'journal.jsonl')
-    const killLog = join(dir, 'kill.jsonl')
-    const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal, [ENV_KILL_LOG]: killLog }
+    // Only what the watchdog sets: a VITEST_WATCHDOG_* in the user's environment must not reach the worker.
+    const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal }
+    delete env[ENV_RESUME]
+    delete env[ENV_HOST_INSPECTOR]
+    if (this.hostInspector) env[ENV_HOST_INSPECTOR] = '1'
     if (plan) {
       const planFile = join(dir, 'resume.json')
       writeFileSync(planFile, JSON.stringify(plan))
       env[ENV_RESUME] = planFile
-    } else {
-      delete env[ENV_RESUME]
     }
-    const options = { ...this.options, env }
-    const worker = this.kind === 'forks'
+    const execArgv = this.hostInspector ? [...this.options.execArgv, ...HOST_INSPECTOR_ARGS] : this.options.execArgv
+    const options = { ...this.options, env, execArgv }
+    const worker: AnyWorker = this.kind === 'forks'
       ? new GroupForksWorker(options)
       : this.kind === 'vmForks'
         ? new GroupVmForksWorker(options)
         : this.kind === 'threads' ? new ThreadsPoolWorker(options) : new VmThreadsPoolWorker(options)
-    return { worker, dir, journal, killLog, queue: [] }
+    let output: InspectorOutput | null = null
+    if (this.hostInspector) {
+      // ForksPoolWorker pipes the process's stderr into this stream when it starts.
+      const forks = worker as unknown as { stderr: NodeJS.WritableStream }
+      output = new InspectorOutput(forks.stderr)
+      forks.stderr = output
+    }
+    return { worker, dir, journal, output, watch: null, queue: [] }
   }
 
   /**
-   * Starts a child and forwards its events while it is the current one. A
-   * replacement's own "started" answer is not forwarded: Vitest saw its
-   * worker start already.
+   * Starts a child, watches it, and forwards its events while it is the
+   * current one. A replacement's own "started" answer is not forwarded:
+   * Vitest saw its worker start already.
    */
   private async attach(child: Child, replacement = false): Promise<void> {
     await child.worker.start()
     const pid = pidOf(child)
     if (pid) registerWorker(pid, child.journal)
+    child.watch = this.watch(child)
     child.worker.on('message', (message: unknown) => {
       const m = message as Message
       if (replacement && m?.__vitest_worker_response__ && m.type === 'started') return
@@ -204,10 +202,56 @@ export class RespawningWorker implements PoolWorker {
     if (!replacement) for (const message of queued) child.worker.send(message)
     // ForksPoolWorker passes the child process's own 'exit' arguments through.
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      child.watch?.dispose()
       if (pid) unregisterWorker(pid)
       if (child === this.child) void this.onExit(child, code, signal)
     }
     child.worker.on('exit', onExit as (arg: unknown) => void)
+  }
+
+  private watch(child: Child): WorkerWatch | null {
+    const pid = pidOf(child)
+    const threadId = threadIdOf(child)
+    const target = child.output && pid ? new ProcessTarget(pid, child.output) : threadId !== undefined ? new ThreadTarget(threadId) : null
+    if (!target) return null
+    const logger = this.options.project.vitest.logger
+    return new WorkerWatch(child.journal, target, {
+      root: this.options.project.config.root,
+      log: (message) => logger.errorStream.write(`${message}\n`),
+      kill: (stop, run, abandon) => void this.kill(child, stop, run, abandon),
+    })
+  }
+
+  /** Stage kill, for the run `run` of `child`; the file then resumes in a fresh worker (onExit). */
+  private async kill(child: Child, stop: Stop, run: RunLine, abandon: boolean): Promise<void> {
+    if (child !== this.child || this.stopping) return
+    child.stopped = { stop, run }
+    const pid = pidOf(child)
+    if (pid) {
+      // Its process group, every descendant, itself: 'exit' follows.
+      killTree(pid)
+      return
+    }
+    // Threads: the children started since the run began go first, so a
+    // blocked execSync returns and the thread can take the terminate.
+    for (const childPid of childrenStartedSince(process.pid, run.at)) killTree(childPid)
+    if (abandon) {
+      // Terminating a thread that spins inside an async callback can abort the
+      // whole process: it is left spinning, unref'd, and must not keep the run alive.
+      ;(child.worker as unknown as { _thread?: { unref(): void } })._thread?.unref()
+      child.abandoned = true
+      await this.onExit(child, 1, null)
+      return
+    }
+    const terminated = await Promise.race([
+      child.worker.stop().then(() => true, () => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), THREAD_TERMINATE_BOUND_MS).unref()),
+    ])
+    if (child !== this.child) return // Its 'exit' already resumed the file.
+    if (!terminated) {
+      this.options.project.vitest.logger.errorStream.write(`vitest-watchdog: the worker thread running "${run.name}" (${run.file}) could not be stopped within ${THREAD_TERMINATE_BOUND_MS}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the stuck thread ends with the run.\n`)
+    }
+    await this.onExit(child, 1, null)
   }
 
   private onMessage(message: unknown): void {
@@ -217,6 +261,7 @@ export class RespawningWorker implements PoolWorker {
   }
 
   private async onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (child !== this.child) return
     if (this.stopping || !this.runRequest || !this.startRequest) {
       if (!this.stopping && this.runRequest && !this.startRequest) {
         // Vitest's worker protocol changed (no "start" request seen): resuming cannot replay it.
@@ -226,36 +271,26 @@ export class RespawningWorker implements PoolWorker {
       return
     }
     try {
-      await this.resume(child, code, signal)
+      await this.resume(child, { ...(child.stopped ? { stop: child.stopped } : {}), code, signal })
     } catch (error) {
       this.events.emit('error', error)
       this.events.emit('exit', code, signal)
     }
   }
 
-  /** Starts a fresh process that picks the file up where the dead one left it. */
-  private async resume(dead: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    const { running, hooks } = readJournal(dead.journal, this.plan)
-    const kill = readKillRecord(dead.killLog)
+  /** Starts a fresh worker that picks the file up where the dead one left it. */
+  private async resume(dead: Child, death: Death): Promise<void> {
     const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
-    if (running.length === 0 && hooks.length > 0) {
-      // Inside a beforeAll/afterAll: that suite fails, the others run.
-      for (const hook of hooks) {
-        const result = kill ? killFailure(kill, this.options.project.config.root) : crashFailure(code, signal, { at: hook.at, killAfter: null }, `the ${hook.kind} hook of this suite`)
-        this.plan.failedSuites[hook.id] = { kind: hook.kind, error: (result.errors as Array<Record<string, unknown>>)[0]! }
-      }
-    } else if (running.length === 0) {
-      // Not inside a test: in a hook, the file's import, or the teardown.
-      // Running again would die again, so the next worker only reports (no
-      // hooks, no tests), and if even that dies, Vitest gets the exit.
-      if (this.plan.notRun) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${exitDescription(code, signal)}).`)
-      this.plan.notRun = `The worker died outside any test (${exitDescription(code, signal)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`
+    let journal = ''
+    try {
+      journal = readFileSync(dead.journal, 'utf8')
+    } catch {
+      // Died before its first line: nothing had run.
     }
-    for (const test of running) this.plan.failed[test.id] = kill ? killFailure(kill, this.options.project.config.root) : crashFailure(code, signal, test)
-
-    this.resumes++
     removeScratch(dead.dir)
+    recordDeath(this.plan, journal, death, this.options.project.config.root)
+
     const child = this.createChild(this.plan)
     this.child = child
     // Replay "start" without telling Vitest (it saw its worker start already), then the run.
@@ -285,55 +320,4 @@ function pidOf(child: Child): number | undefined {
 
 function threadIdOf(child: Child): number | undefined {
   return (child.worker as unknown as { _thread?: { threadId: number } })._thread?.threadId
-}
-
-/** Adds the finished tests to the plan; returns the tests that had started and not finished. */
-function readJournal(file: string, plan: ResumePlan): { running: Array<{ id: string; at: number; killAfter: number | null }>; hooks: Array<{ id: string; at: number; kind: string }> } {
-  const started = new Map<string, { id: string; at: number; killAfter: number | null }>()
-  const hooks = new Map<string, { id: string; at: number; kind: string }>()
-  if (!existsSync(file)) return { running: [], hooks: [] }
-  for (const entry of readJournalLines(readFileSync(file, 'utf8'))) {
-    if ('start' in entry) started.set(entry.start, { id: entry.start, at: entry.at, killAfter: entry.killAfter })
-    else if ('end' in entry) {
-      started.delete(entry.end)
-      plan.finished[entry.end] = entry.result as RecordedResult
-    } else if ('hook' in entry) hooks.set(entry.hook, { id: entry.hook, at: entry.at, kind: entry.kind })
-    else hooks.delete(entry.hookEnd)
-  }
-  return {
-    running: [...started.values()].filter(({ id }) => !plan.finished[id] && !plan.failed[id]),
-    hooks: [...hooks.values()].filter(({ id }) => !plan.failedSuites[id]),
-  }
-}
-
-function readKillRecord(file: string): KillRecord | null {
-  if (!existsSync(file)) return null
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
-  try {
-    return lines.length ? (JSON.parse(lines[lines.length - 1]!) as KillRecord) : null
-  } catch {
-    return null
-  }
-}
-
-function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `killed by ${signal}` : `exit code ${code}`
-}
-
-function killFailure(kill: KillRecord, root: string): RecordedResult {
-  const elapsedMs = kill.test ? Math.round(kill.at - kill.test.startedAt) : 0
-  const killAfter = kill.test?.killAfter ?? 0
-  const where = kill.location ? ` It was stuck at ${relative(root, kill.location.file)}:${kill.location.line}:${kill.location.column}.` : ''
-  const message = `${kill.test?.subject ?? 'Test'} stopped by vitest-watchdog at stage "kill" after ${elapsedMs}ms (killAfter ${killAfter}ms, from ${kill.test?.budgetSource ?? 'its budget'}).${where} ${kill.reason} The rest of the file ran in a fresh worker.`
-  return failure({ name: 'TestStoppedError', code: STOPPED_CODE, subject: kill.test?.subject ?? 'Test', message, stack: `TestStoppedError: ${message}\n${kill.stack}`, stage: 'kill', elapsedMs, killAfter, location: kill.location }, elapsedMs)
-}
-
-function crashFailure(code: number | null, signal: NodeJS.Signals | null, test: { at: number; killAfter: number | null }, during = 'this test'): RecordedResult {
-  const elapsedMs = Math.max(0, Date.now() - test.at)
-  const message = `The worker process died during ${during} (${exitDescription(code, signal)}) after ${elapsedMs}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
-  return failure({ name: 'WorkerCrashError', code: CRASHED_CODE, message, stack: `WorkerCrashError: ${message}`, exitCode: code, signal, stage: 'kill', elapsedMs, killAfter: test.killAfter ?? 0, location: null }, elapsedMs)
-}
-
-function failure(error: Record<string, unknown>, duration: number): RecordedResult {
-  return { state: 'fail', errors: [error], duration, retryCount: 0, repeatCount: 0 }
 }

@@ -1,12 +1,15 @@
-import { relative } from 'node:path'
-import { STOPPED_CODE } from './report.js'
 /**
  * One class per failure, each with a stable `code`. Vitest serializes errors
  * from the worker to the main process as plain objects, so reporters and users
  * must be able to recognise them by `name` and `code`, not by `instanceof`.
  */
+import { describeStop, type SourceLocation, type Stage, type Stop, type StopReason } from './stop.js'
 
-export type Stage = 'abort' | 'interrupt' | 'kill'
+export type { SourceLocation, Stage } from './stop.js'
+
+export const STOPPED_CODE = 'ERR_WATCHDOG_TEST_STOPPED'
+export const CRASHED_CODE = 'ERR_WATCHDOG_WORKER_CRASHED'
+export const LEAK_CODE = 'ERR_WATCHDOG_LEAK'
 
 /** Where a value came from, so an error can point the user at the right line of config. */
 export type OptionSource = string
@@ -44,53 +47,40 @@ export class WatchdogUnsupportedVitestError extends Error {
   }
 }
 
-export interface SourceLocation {
-  file: string
-  line: number
-  column: number
-}
-
-export interface TestStoppedDetails {
-  /** What was stopped, as the message's first words: "Test" (default), 'Hook "beforeEach"', 'Import of "a.test.ts"'. */
-  subject?: string
-  stage: Stage
-  elapsedMs: number
-  killAfter: number
-  /** Where the budget came from, e.g. "test meta" or "plugin option killAfter". */
-  budgetSource: string
-  location: SourceLocation | null
-  /** Why the ladder went past this stage, when it did not stop at the first try. */
-  note?: string
-  /** Project root: the message shows the location relative to it. */
-  root?: string
-}
-
-/** The failure of a test that the watchdog had to stop. */
+/**
+ * The failure of a run that the watchdog had to stop, or whose worker died
+ * under it. Its fields survive Vitest's serialization; `stop` is the whole
+ * record the reporter builds the report from.
+ */
 export class TestStoppedError extends Error {
-  readonly code = STOPPED_CODE
-  /** What was stopped: "Test", 'Hook "beforeEach" of test "…"', 'Import of "…"'. */
+  readonly code: typeof STOPPED_CODE | typeof CRASHED_CODE
   readonly subject: string
   readonly stage: Stage
+  readonly reason: StopReason
   readonly elapsedMs: number
   readonly killAfter: number
   readonly location: SourceLocation | null
-  constructor(details: TestStoppedDetails) {
-    super(stoppedMessage(details))
-    this.name = 'TestStoppedError'
-    this.subject = details.subject ?? 'Test'
-    this.stage = details.stage
-    this.elapsedMs = details.elapsedMs
-    this.killAfter = details.killAfter
-    this.location = details.location
+  readonly stop: Stop
+  constructor(stop: Stop, root?: string) {
+    super(describeStop(stop, root))
+    const crashed = stop.reason === 'crashed'
+    this.name = crashed ? 'WorkerCrashError' : 'TestStoppedError'
+    this.code = crashed ? CRASHED_CODE : STOPPED_CODE
+    this.subject = stop.subject
+    this.stage = stop.stage
+    this.reason = stop.reason
+    this.elapsedMs = stop.elapsedMs
+    this.killAfter = stop.killAfter
+    this.location = stop.location
+    this.stop = stop
+    this.stack = `${this.name}: ${this.message}${stop.stack ? `\n${stop.stack}` : ''}`
   }
 }
 
-function stoppedMessage(d: TestStoppedDetails): string {
-  const head = `${d.subject ?? 'Test'} stopped by vitest-watchdog at stage "${d.stage}" after ${Math.round(d.elapsedMs)}ms (killAfter ${d.killAfter}ms, from ${d.budgetSource}).`
-  const file = d.location && d.root ? relative(d.root, d.location.file) || d.location.file : d.location?.file
-  const where = d.location ? ` It was stuck at ${file}:${d.location.line}:${d.location.column}.` : ''
-  const note = d.note ? ` ${d.note}` : ''
-  return head + where + note
+/** The error as a plain object, the way Vitest sends it to the main process (a resumed result is built on the host). */
+export function serializeStop(stop: Stop, root?: string): Record<string, unknown> {
+  const error = new TestStoppedError(stop, root)
+  return { name: error.name, code: error.code, message: error.message, stack: error.stack, subject: error.subject, stage: error.stage, reason: error.reason, elapsedMs: error.elapsedMs, killAfter: error.killAfter, location: error.location, stop }
 }
 
 function describeValue(value: unknown): string {

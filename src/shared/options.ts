@@ -37,8 +37,6 @@ export interface WorkerSettings {
   leaks: LeakMode
   /** Epoch ms at which every guarded run is stopped (runTimeout), or null. */
   runDeadline: number | null
-  /** File the helper appends to before it kills its worker (see worker/helper.ts). */
-  killLogFile: string | null
 }
 
 export const PROVIDE_KEY = 'vitestWatchdog'

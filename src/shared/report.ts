@@ -1,15 +1,17 @@
-import type { SourceLocation, Stage } from './errors.js'
+import type { SourceLocation, Stage, StopReason } from './stop.js'
 
 /** One stopped test in the JSON report (contract: shared/DESIGN.md §2). Paths are relative to the project root. */
 export interface HangEntry {
   file: string
   test: string
   stage: Stage
+  /** Why the ladder ended where it did: a stable code (see shared/stop.ts). */
+  reason: StopReason
   killAfter: number
   elapsedMs: number
   location: SourceLocation | null
   stack: string
-  /** Why the ladder went as far as it did, when it went past `abort`. */
+  /** The stop in words, as the test's error says it. */
   note?: string
   /** What was stopped when it was not the test body: 'Hook "afterAll" of describe "db"', 'Import of "a.test.ts"'. */
   what?: string
@@ -66,23 +68,3 @@ export type LeakMode = 'off' | 'report' | 'fail'
 export const LEAK_MODES: readonly LeakMode[] = ['off', 'report', 'fail']
 /** Test meta key carrying a test's leaks to the main process (meta survives blob reports and shards). */
 export const LEAKS_META_KEY = 'watchdogLeaks'
-export const LEAK_CODE = 'ERR_WATCHDOG_LEAK'
-
-/** Error fields the runner sets on a TestStoppedError; they survive Vitest's serialization. */
-export interface SerializedStop {
-  name: string
-  code: string
-  message: string
-  stack?: string
-  stage: Stage
-  subject?: string
-  elapsedMs: number
-  killAfter: number
-  location: SourceLocation | null
-  note?: string
-  signal?: string | null
-  exitCode?: number | null
-}
-
-export const STOPPED_CODE = 'ERR_WATCHDOG_TEST_STOPPED'
-export const CRASHED_CODE = 'ERR_WATCHDOG_WORKER_CRASHED'

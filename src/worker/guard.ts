@@ -1,30 +1,32 @@
 /**
  * One ladder, for anything the runner guards: a test body, a hook, the
- * import of a test file. The caller says what it is and what to abort; the
- * guard owns the timers, the shared slot the helper watches, and the errors.
+ * import of a test file. The caller says what it is and what to abort.
+ *
+ * The guard owns the worker's part of the ladder: the abort stage (its own
+ * timers, which can fire only while the thread is idle or cooperative), and
+ * the endpoint the main process talks to while the thread is paused
+ * (shared/endpoint.ts). Interrupt and kill are decided in the main process,
+ * which learns of each run from the journal line written here before the
+ * run's code starts.
  */
+import { executionAsyncId } from 'node:async_hooks'
+import type { InspectAnswer, RawFrame } from '../shared/endpoint.js'
 import { TestStoppedError } from '../shared/errors.js'
+import type { SuiteHookKind } from '../shared/journal.js'
+import { isWatchdogCode } from '../shared/own-files.js'
+import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import type { Budget } from './budget.js'
-import { DEADLINE, RUN, SLOW_AT, type Verdict } from './channel.js'
-import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from './clock.js'
-import type { Helper } from './helper-handle.js'
+import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from '../shared/clock.js'
+import { append } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
 /**
- * How long the runner waits for the helper's verdict once the helper has
- * claimed a run: the whole interrupt stage (grace) plus the helper's own
- * bounded inspector calls. Past it the helper has killed the process anyway.
+ * A claimed run is delivered by the main process right after the stuck
+ * JavaScript was terminated (a few ms). Past this bound the guard delivers it
+ * itself: the thread runs again, so the termination happened, and the main
+ * process that should have said so is gone or stuck.
  */
-const VERDICT_MARGIN_MS = 5_000
-/**
- * The helper steps in this long after the abort stage ends. An idle thread
- * (an async hang) ends its own abort stage with a timer that fires on time;
- * the margin keeps the helper from pausing an idle thread because that timer
- * ran a little late on a loaded machine. A busy thread pays it once per hang.
- */
-const IDLE_MARGIN_MS = 200
-/** How often a concurrent test re-checks a stop in progress (see endAbortStage): a verdict takes a few ms to arrive. */
-const CLAIMED_RECHECK_MS = 10
+const DELIVERY_FALLBACK_MS = 10_000
 
 export interface GuardSpec {
   /** Names what is stopped, first word of the error: "Test", 'Hook "beforeEach"', 'Import of "a.test.ts"'. */
@@ -32,9 +34,13 @@ export interface GuardSpec {
   budget: Budget
   grace: number
   root: string
-  /** Who is running, for the helper's kill record. */
+  /** Who is running, for the main process. */
   file: string
   name: string
+  /** The test this run belongs to (body, beforeEach/afterEach, onTestFinished): a worker dying in it fails that test. */
+  test?: string
+  /** A suite-level hook: a worker dying in it fails that suite only. */
+  suite?: { id: string; hook: SuiteHookKind }
   /** A stack line pointing at the definition, for stops with no stuck frame. */
   definedAt?: string
   /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
@@ -45,55 +51,74 @@ export interface GuardSpec {
   expire?: () => void
 }
 
+type Outcome =
+  | { kind: 'settled'; ok: true; value: unknown }
+  | { kind: 'settled'; ok: false; error: unknown }
+  | { kind: 'expired' }
+  | { kind: 'verdict' }
+
+interface Claim {
+  location: SourceLocation | null
+  stack: string
+  concurrent: number
+  fallback: ReturnType<typeof setTimeout>
+}
+
 interface Active {
   seq: number
   spec: GuardSpec
-  start: number
-  /** Hands this run a verdict the slot's owner received for it (test.concurrent). */
-  deliver(verdict: Verdict): void
+  /** When it started, for the elapsed time reported. */
+  began: number
+  outcome: Outcome | undefined
+  /** First come, first served: an outcome after a claim is ignored, the verdict is not. */
+  finish(outcome: Outcome): void
+  claim: Claim | null
+  /** The abort stage began (its signal was aborted). */
+  aborted: boolean
+  abortTimer?: ReturnType<typeof setTimeout>
+  expireTimer?: ReturnType<typeof setTimeout>
 }
 
 let sequence = 0
 
 export class Guard {
-  private readonly active: Active[] = []
-  private owner: Active | null = null
-
-  constructor(private readonly helper: Helper) {}
+  private readonly active = new Map<number, Active>()
 
   /** Runs `fn` in a fresh microtask under the ladder; resolves or rejects as it does, or with the stop. */
   async run<T>(spec: GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
-    let deliver: (verdict: Verdict) => void = () => {}
-    const delivered = new Promise<Verdict>((resolve) => (deliver = resolve))
-    const me: Active = { seq: ++sequence, spec, start: absoluteNow(), deliver }
-    this.active.push(me)
-    if (!this.owner) this.own(me)
-
-    let abortNote: string | undefined
-    const startAbortStage = (): void => {
-      // Claimed by the helper (this timer can fire right after an interrupt,
-      // before the verdict arrives): the helper's stop stands.
-      if (abortNote || (this.owner === me && Atomics.load(this.helper.channel.run, RUN) !== me.seq)) return
-      abortNote = spec.abort ? 'It settled after its signal was aborted.' : 'It settled by itself during the grace period.'
-      spec.abort?.(this.stop(me, 'abort', null, abortNote))
+    let resolve: (outcome: Outcome) => void = () => {}
+    const settledOutcome = new Promise<Outcome>((r) => (resolve = r))
+    const me: Active = {
+      seq: ++sequence,
+      spec,
+      began: absoluteNow(),
+      outcome: undefined,
+      claim: null,
+      aborted: false,
+      finish: (outcome) => {
+        if (me.outcome || (me.claim && outcome.kind !== 'verdict')) return
+        me.outcome = outcome
+        resolve(outcome)
+      },
     }
-    const abortTimer = unrefTimer(startAbortStage, spec.budget.ms)
-    // The end of the abort stage, seen from this thread: it can only fire when
-    // the thread is idle, waiting on something that will never come.
-    let expire: (value: 'expired') => void = () => {}
-    const expired = new Promise<'expired'>((resolve) => (expire = resolve))
-    const endAbortStage = (): void => {
-      if (this.owner === me) {
-        if (Atomics.compareExchange(this.helper.channel.run, RUN, me.seq, 0) === me.seq) expire('expired')
-        return
-      }
-      // A concurrent sibling owns the slot. While the helper is stopping it
-      // (the slot is claimed), the stuck code may be this test's own: wait for
-      // the verdict, which may be handed to this test, before giving up on it.
-      if (Atomics.load(this.helper.channel.run, RUN) < 0) abortStageEnd = unrefTimer(endAbortStage, CLAIMED_RECHECK_MS)
-      else expire('expired')
-    }
-    let abortStageEnd = unrefTimer(endAbortStage, spec.budget.ms + spec.grace)
+    this.active.set(me.seq, me)
+    // Written before the code starts: a thread that spins from the first
+    // line can tell no one anything after this.
+    append({
+      kind: 'run',
+      seq: me.seq,
+      at: Date.now(),
+      budget: spec.budget.ms,
+      budgetSource: spec.budget.source,
+      grace: spec.grace,
+      subject: spec.subject,
+      file: spec.file,
+      name: spec.name,
+      hadSignal: !!spec.abort,
+      ...(spec.test ? { test: spec.test } : {}),
+      ...(spec.suite ? { suite: spec.suite.id, hook: spec.suite.hook } : {}),
+    })
+    this.arm(me)
 
     // Termination unwinds the running task's stack and drops every pending
     // microtask. So the guarded code starts after a macrotask boundary (the
@@ -101,66 +126,106 @@ export class Guard {
     // update it sends right before a hook), in a fresh microtask (the runner's
     // own frames are not on the stack, and no async resource is current, which
     // keeps termination safe).
-    const body = new Promise<void>((resolve) => realSetImmediate(resolve)).then(fn)
-    const settled = body.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
-    let verdict = this.helper.verdictFor(me.seq)
-    let outcome = await Promise.race([settled, verdict, expired, delivered])
-    while (typeof outcome === 'object' && 'kind' in outcome && this.owner === me) {
-      const culprit = this.culpritOf(outcome)
-      if (!culprit || culprit === me) break
-      // The stuck code was a concurrent sibling's: it fails, and this test gets
-      // the ladder again from its abort stage, which the sibling's loop had
-      // held up: its signal is aborted now, with one more grace period.
-      culprit.deliver(outcome)
-      this.own(me, absoluteNow() + spec.grace + IDLE_MARGIN_MS)
-      startAbortStage()
-      realClearTimeout(abortStageEnd)
-      abortStageEnd = unrefTimer(endAbortStage, spec.grace)
-      verdict = this.helper.verdictFor(me.seq)
-      outcome = await Promise.race([settled, verdict, expired, delivered])
-    }
-    realClearTimeout(abortTimer)
-    realClearTimeout(abortStageEnd)
+    const body = new Promise<void>((r) => realSetImmediate(r)).then(fn)
+    body.then(
+      (value) => me.finish({ kind: 'settled', ok: true, value }),
+      (error: unknown) => me.finish({ kind: 'settled', ok: false, error }),
+    )
+    const outcome = await settledOutcome
+    this.disarm(me)
+    if (me.claim) realClearTimeout(me.claim.fallback)
+    this.active.delete(me.seq)
+    append({ kind: 'done', seq: me.seq })
 
-    if (outcome === 'expired') {
-      this.release(me, true)
+    if (outcome.kind === 'expired') {
       spec.expire?.()
-      const what = spec.abort ? 'its signal being aborted' : 'its budget running out'
-      throw this.stop(me, 'abort', null, `No JavaScript was running: it was waiting on a promise that never settled, and did not settle within ${spec.grace}ms of ${what}.`)
+      throw this.stopped(me, 'abort', 'never-settled')
     }
-    if ('kind' in outcome) {
-      this.release(me, true)
-      throw this.interrupted(me, outcome)
-    }
-    if (!this.release(me, false)) {
-      // The helper claimed this run just as it settled: its verdict decides.
-      const late = await Promise.race([verdict, delay(spec.grace + VERDICT_MARGIN_MS)])
-      const culprit = late ? this.culpritOf(late) : null
-      if (late && culprit && culprit !== me) culprit.deliver(late)
-      this.release(me, true)
-      if (late && (!culprit || culprit === me)) throw this.interrupted(me, late)
-    }
-    if (abortNote) {
-      // Settled after the abort, within grace: the abort stage stopped it.
-      // Report the moment it settled, which is when its cleanup had run.
-      throw this.stop(me, 'abort', null, abortNote)
-    }
+    if (outcome.kind === 'verdict') throw this.stopped(me, 'interrupt', 'interrupted')
+    // Settled after the abort, within grace: the abort stage stopped it.
+    if (me.aborted) throw this.stopped(me, 'abort', 'settled-after-abort')
     if (!outcome.ok) throw outcome.error
-    return outcome.value
+    return outcome.value as T
+  }
+
+  /** The abort stage at the budget; its end at budget + grace, which fires only if the thread is idle. */
+  private arm(me: Active): void {
+    const { budget, grace } = me.spec
+    if (budget.ms === 0) return
+    me.abortTimer = unrefTimer(() => {
+      if (me.outcome || me.claim || me.aborted) return
+      me.aborted = true
+      me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
+    }, budget.ms)
+    me.expireTimer = unrefTimer(() => me.finish({ kind: 'expired' }), budget.ms + grace)
+  }
+
+  private disarm(me: Active): void {
+    if (me.abortTimer) realClearTimeout(me.abortTimer)
+    if (me.expireTimer) realClearTimeout(me.expireTimer)
+  }
+
+  /**
+   * The endpoint's `inspect` (shared/endpoint.ts), called by the main process
+   * while this thread is paused: nothing here can race with the runs.
+   */
+  inspect(seq: number, frames: RawFrame[], requireUserFrame: boolean): InspectAnswer {
+    const run = this.active.get(seq)
+    if (!run || run.outcome || run.claim) return { state: 'ended' }
+    const mapped = stuckLocation(frames)
+    if (mapped.userFrames.length === 0) {
+      // The runner's own code with no user code below: the end of an abort
+      // stage about to run on an idle thread. (A user loop calling a wrapped
+      // API has user frames below the watchdog's: that one is stopped.)
+      if (isWatchdogCode(frames[0]?.url)) return { state: 'handback' }
+      if (requireUserFrame) return { state: 'no-user-frame' }
+    }
+    const culprit = this.culpritOf(mapped.userFrames) ?? run
+    // Terminating is safe only when no async resource is on the stack: in a
+    // timer, immediate or I/O callback it corrupts the async hook stack and
+    // takes the whole process down (measured on Node 20 and 24).
+    const asyncId = executionAsyncId()
+    if (asyncId !== 0) return { state: 'unsafe', seq: culprit.seq, asyncId, location: mapped.location, stack: mapped.stack }
+    const concurrent = this.active.size - 1
+    culprit.claim = {
+      location: mapped.location,
+      stack: mapped.stack,
+      concurrent,
+      fallback: unrefTimer(() => this.deliver(culprit.seq), DELIVERY_FALLBACK_MS),
+    }
+    this.disarm(culprit)
+    // Its siblings lost the thread while it spun: their clocks start again,
+    // so that time is not counted against them.
+    for (const other of this.active.values()) {
+      if (other === culprit || other.outcome || other.claim || other.aborted) continue
+      this.disarm(other)
+      this.arm(other)
+      append({ kind: 'restart', seq: other.seq, at: Date.now() })
+    }
+    return { state: 'claimed', seq: culprit.seq, location: mapped.location, stack: mapped.stack, concurrent }
+  }
+
+  /** The endpoint's `deliver`: the claimed run's JavaScript was terminated; it fails at stage interrupt. */
+  deliver(seq: number): boolean {
+    const run = this.active.get(seq)
+    if (!run?.claim) return false
+    realClearTimeout(run.claim.fallback)
+    run.finish({ kind: 'verdict' })
+    return true
   }
 
   /**
    * Which running test's code was stuck, when several run concurrently: the
    * one whose `test(` line is the closest above a stuck frame in its file.
-   * Null when it cannot be told (the guard's owner then takes the stop).
+   * Null when it cannot be told (the run whose deadline passed takes the stop).
    */
-  private culpritOf(verdict: Verdict): Active | null {
-    if (this.active.length < 2) return null
-    for (const frame of stuckLocation(verdict.frames).userFrames) {
+  private culpritOf(userFrames: SourceLocation[]): Active | null {
+    if (this.active.size < 2) return null
+    for (const frame of userFrames) {
       let best: Active | null = null
-      for (const run of this.active) {
+      for (const run of this.active.values()) {
         const at = run.spec.definition
-        if (!at || at.file !== frame.file || at.line > frame.line) continue
+        if (!at || at.file !== frame.file || at.line > frame.line || run.outcome) continue
         if (!best || at.line > best.spec.definition!.line) best = run
       }
       if (best) return best
@@ -168,66 +233,20 @@ export class Guard {
     return null
   }
 
-  /** Points the helper's shared slot at `me`: its deadline is the one watched. */
-  private own(me: Active, deadline = me.start + me.spec.budget.ms + me.spec.grace + IDLE_MARGIN_MS): void {
-    const { channel } = this.helper
-    this.owner = me
-    channel.times[DEADLINE] = deadline
-    channel.times[SLOW_AT] = me.start + me.spec.budget.ms / 2
-    this.helper.started({ seq: me.seq, file: me.spec.file, name: me.spec.name, subject: me.spec.subject, killAfter: me.spec.budget.ms, budgetSource: me.spec.budget.source, startedAt: me.start })
-    Atomics.store(channel.run, RUN, me.seq)
-    Atomics.notify(channel.run, RUN)
-  }
-
-  /**
-   * Ends `me`. Returns false when the helper had claimed it (the caller must
-   * wait for the verdict), unless `force`. Concurrent runs (test.concurrent)
-   * share the one slot: when its owner ends, the next running one takes it.
-   */
-  private release(me: Active, force: boolean): boolean {
-    const { channel } = this.helper
-    if (this.owner === me) {
-      if (Atomics.compareExchange(channel.run, RUN, me.seq, 0) !== me.seq) {
-        if (!force && Atomics.load(channel.run, RUN) === -me.seq) return false
-        Atomics.store(channel.run, RUN, 0)
-      }
-      Atomics.notify(channel.run, RUN)
-      this.owner = null
-    }
-    this.helper.forget(me.seq)
-    const index = this.active.indexOf(me)
-    if (index !== -1) this.active.splice(index, 1)
-    const next = this.active[0]
-    if (!this.owner && next) this.own(next)
-    return true
-  }
-
-  private stop(me: Active, stage: 'abort' | 'interrupt', verdict: Verdict | null, note: string): TestStoppedError {
-    const { spec } = me
-    const mapped = verdict ? stuckLocation(verdict.frames) : null
-    const others = this.active.length - 1
-    const shared = verdict && others > 0 ? ` ${others} other test(s) were running concurrently in this worker.` : ''
-    const error = new TestStoppedError({
+  private stopped(me: Active, stage: Stage, reason: StopReason): TestStoppedError {
+    const { spec, claim } = me
+    return new TestStoppedError({
       subject: spec.subject,
       stage,
-      elapsedMs: absoluteNow() - me.start,
+      reason,
       killAfter: spec.budget.ms,
       budgetSource: spec.budget.source,
-      location: mapped?.location ?? null,
-      root: spec.root,
-      note: note + shared,
-    })
-    const frames = mapped ? `\n${mapped.stack}` : spec.definedAt ? `\n${spec.definedAt}` : ''
-    error.stack = `${error.name}: ${error.message}${frames}`
-    return error
+      grace: spec.grace,
+      elapsedMs: absoluteNow() - me.began,
+      location: claim?.location ?? null,
+      stack: claim?.stack || spec.definedAt || '',
+      hadSignal: !!spec.abort,
+      ...(claim && claim.concurrent > 0 ? { concurrent: claim.concurrent } : {}),
+    }, spec.root)
   }
-
-  private interrupted(me: Active, verdict: Verdict): TestStoppedError {
-    const signal = me.spec.abort ? `Its signal was aborted and ignored for ${me.spec.grace}ms` : `It was still running ${me.spec.grace}ms after its budget`
-    return this.stop(me, 'interrupt', verdict, `${signal}, so the running JavaScript was terminated; the worker goes on.`)
-  }
-}
-
-function delay(ms: number): Promise<null> {
-  return new Promise((resolve) => unrefTimer(() => resolve(null), ms))
 }

@@ -1,34 +1,87 @@
-import { appendFileSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
-import { ENV_JOURNAL, ENV_RESUME, type JournalLine, type RecordedResult, type ResumePlan } from '../shared/resume.js'
-
-const journalFile = process.env[ENV_JOURNAL]
+import { ENV_JOURNAL, ENV_RESUME, JOURNAL_VERSION, type JournalLine, type RecordedResult, type ResumePlan } from '../shared/journal.js'
 
 /**
- * Synchronous appends: the point of the journal is to survive a SIGKILL that
- * may come at any moment, so nothing may sit in a buffer.
+ * The worker's side of the journal (shared/journal.ts). One descriptor,
+ * opened on first use and kept: a line is one write(2), nothing is buffered,
+ * so a SIGKILL right after a call loses nothing.
  */
-function append(line: JournalLine): void {
-  if (!journalFile) return
+let fd: number | null | undefined
+
+function descriptor(): number | null {
+  if (fd === undefined) {
+    const file = process.env[ENV_JOURNAL]
+    fd = null
+    if (file) {
+      try {
+        fd = openSync(file, 'a')
+      } catch {
+        fd = null
+      }
+      append({ kind: 'journal', version: JOURNAL_VERSION, pid: process.pid })
+    }
+  }
+  return fd
+}
+
+/**
+ * Closes the descriptor at the end of a run of files. Descriptors belong to
+ * the process, not to a thread: under the threads pools each file's thread
+ * would otherwise leave one open in Vitest's own process. A later line
+ * reopens it.
+ */
+export function closeJournal(): void {
+  if (typeof fd === 'number') {
+    try {
+      closeSync(fd)
+    } catch {
+      // Already closed.
+    }
+  }
+  fd = undefined
+}
+
+/** Whether the main process reads a journal of this worker (the watchdog's own pool). */
+export function journaling(): boolean {
+  return descriptor() !== null
+}
+
+export function append(line: JournalLine): void {
+  const target = descriptor()
+  if (target === null) return
+  let text: string
   try {
-    appendFileSync(journalFile, JSON.stringify(line) + '\n')
+    text = JSON.stringify(line)
   } catch {
-    // A result that cannot be serialized is rerun on resume rather than lost.
+    // A result that cannot be serialized (a cycle, a BigInt): keep the line, drop what cannot be written.
+    text = JSON.stringify(line, safeReplacer())
+  }
+  try {
+    writeSync(target, text + '\n')
+  } catch {
+    // The disk is gone: the run goes on without the journal.
   }
 }
 
-export function journalStart(test: RunnerTestCase, killAfter: number | null): void {
-  append({ start: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name })
+function safeReplacer(): (key: string, value: unknown) => unknown {
+  const seen = new WeakSet<object>()
+  return (_key, value) => {
+    if (typeof value === 'bigint') return `${value}n`
+    if (value && typeof value === 'object') {
+      if (seen.has(value)) return '[Circular]'
+      seen.add(value)
+    }
+    return value
+  }
 }
 
-export function journalEnd(test: RunnerTestCase): void {
-  if (test.result) append({ end: test.id, result: test.result })
+export function journalTest(test: RunnerTestCase, killAfter: number | null): void {
+  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name })
 }
 
-/** A suite-level hook (beforeAll/afterAll) starts and ends: see ResumePlan.failedSuites. */
-export function journalHook(suiteId: string, kind: string): () => void {
-  append({ hook: suiteId, kind, at: Date.now() })
-  return () => append({ hookEnd: suiteId })
+export function journalResult(test: RunnerTestCase): void {
+  if (test.result) append({ kind: 'result', test: test.id, result: test.result as RecordedResult })
 }
 
 let plan: ResumePlan | null | undefined

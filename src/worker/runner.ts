@@ -1,27 +1,29 @@
 /**
  * The test runner Vitest loads in every worker when the plugin is on.
  *
- * Every test body, hook and test-file import runs under a Guard (guard.ts):
- * - stage `abort`: at the budget, the test's `context.signal` is aborted and
- *   cooperative code gets `grace` ms to settle;
- * - stage `interrupt`: the helper thread pauses this thread through the
- *   inspector and terminates the stuck JavaScript; the run goes on;
- * - stage `kill`: the helper kills this process; the pool worker in the main
- *   process resumes the file in a fresh one, which this runner feeds from the
- *   resume plan (journal.ts).
+ * Every test body, hook and test-file import runs under a Guard (guard.ts),
+ * which journals the run before its code starts (journal.ts) and owns stage
+ * `abort`: at the budget, the test's `context.signal` is aborted and
+ * cooperative code gets `grace` ms to settle. Stages `interrupt` and `kill`
+ * are the main process's (host/ladder/): it reads the journal, pauses this
+ * thread through the inspector, asks the guard's endpoint what is stuck, and
+ * terminates the stuck JavaScript or kills the worker; the pool worker then
+ * resumes the file in a fresh one, which this runner feeds from the resume
+ * plan (journal.ts).
  */
 import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
+import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
+import { CRASHED_CODE, LEAK_CODE } from '../shared/errors.js'
+import { ENV_HOST_INSPECTOR } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
-import { CRASHED_CODE, STARTED_META_KEY, LEAK_CODE, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
-import { ENV_KILL_LOG } from '../shared/resume.js'
+import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { resolveBudget, type Budget } from './budget.js'
+import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
-import { Helper } from './helper-handle.js'
-import { journalEnd, journalHook, journalStart, restoredResult, resumePlan } from './journal.js'
-import { installFrameMapper } from './stuck-location.js'
+import { closeJournal, journalResult, journalTest, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
@@ -32,9 +34,15 @@ const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach
 
 type AnyFn = (...args: unknown[]) => unknown
 
-/** A debugger session must never be cut short: --inspect, --inspect-brk, or an inspector opened later. */
+/**
+ * A debugger session must never be cut short: --inspect, --inspect-brk, or an
+ * inspector opened later. In a process whose inspector port the main process
+ * owns (ENV_HOST_INSPECTOR), an open inspector is the watchdog's own during a
+ * stop; a user's is seen by the main process instead (host/ladder/).
+ */
 function debuggerAttached(): boolean {
-  return inspector.url() !== undefined || process.execArgv.some((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg))
+  if (process.execArgv.some((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg))) return true
+  return process.env[ENV_HOST_INSPECTOR] === undefined && inspector.url() !== undefined
 }
 
 let announcedStandDown = false
@@ -70,9 +78,25 @@ export default class WatchdogRunner extends TestRunner {
   private setup(): { settings: WorkerSettings; guard: Guard } {
     if (!this.settings) {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
-      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null, killLogFile: null }
-      installFrameMapper()
-      this.guard = new Guard(new Helper(this.settings.grace, this.config.root, process.env[ENV_KILL_LOG] ?? this.settings.killLogFile))
+      this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null }
+      const guard = new Guard()
+      let pendingClose: ReturnType<typeof setImmediate> | undefined
+      this.guard = guard
+      const endpoint: Endpoint = {
+        inspect: (seq, frames, requireUserFrame) => guard.inspect(seq, frames, requireUserFrame),
+        deliver: (seq) => guard.deliver(seq),
+        closeInspector: () => {
+          pendingClose ??= realSetImmediate(() => {
+            pendingClose = undefined
+            inspector.close()
+          })
+        },
+        keepInspector: () => {
+          if (pendingClose) realClearImmediate(pendingClose)
+          pendingClose = undefined
+        },
+      }
+      Object.defineProperty(process, ENDPOINT_KEY, { value: endpoint, configurable: true })
     }
     return { settings: this.settings, guard: this.guard! }
   }
@@ -87,9 +111,7 @@ export default class WatchdogRunner extends TestRunner {
       }
       return fn()
     }
-    const resolved = this.clampToRunDeadline(spec())
-    if (resolved.budget.ms === 0) return fn()
-    return this.setup().guard.run(resolved, fn)
+    return this.setup().guard.run(this.clampToRunDeadline(spec()), fn)
   }
 
   /** With runTimeout, nothing may run past the run's deadline: the closer of the two budgets applies. */
@@ -153,10 +175,10 @@ export default class WatchdogRunner extends TestRunner {
     const runner = this
     const suiteLevel = kind === 'beforeAll' || kind === 'afterAll'
     const wrapped = function (this: unknown, ...args: unknown[]) {
-      const ended = suiteLevel ? journalHook(suite.id, kind) : null
-      const result = runner.guarded(() => runner.hookSpec(kind, suite, args), () => hook.apply(this, args))
-      if (!ended) return result
-      return Promise.resolve(result).finally(ended)
+      return runner.guarded(() => {
+        const spec = runner.hookSpec(kind, suite, args)
+        return suiteLevel ? { ...spec, suite: { id: suite.id, hook: kind } } : spec
+      }, () => hook.apply(this, args))
     }
     // Vitest keeps cleanup settings on the hook function itself (symbol keys).
     return Object.assign(wrapped, hook)
@@ -176,6 +198,7 @@ export default class WatchdogRunner extends TestRunner {
           budget: resolveBudget(test, settings, hookTimeout, this.config.tags),
           file: test.file.filepath,
           name: fullTestName(test),
+          test: test.id,
           abort: gate ? (reason) => gate.abort(reason) : undefined,
         }
       }
@@ -213,7 +236,7 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     const budget = this.budgetOf(test)?.ms ?? null
-    journalStart(test, budget)
+    journalTest(test, budget)
     testStarted(test.id)
     // Sent with the test's "prepare" update: the report's running section says since when.
     Object.assign(test.meta, { [STARTED_META_KEY]: Date.now() })
@@ -253,7 +276,7 @@ export default class WatchdogRunner extends TestRunner {
     }
     const plan = resumePlan()
     if (plan?.notRun && 'filepath' in suite && suite.result) {
-      const error = { name: 'WorkerCrashError', code: CRASHED_CODE, message: plan.notRun, stack: `WorkerCrashError: ${plan.notRun}` }
+      const error = (plan.notRunError as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: plan.notRun, stack: `WorkerCrashError: ${plan.notRun}` }
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
     }
   }
@@ -261,7 +284,12 @@ export default class WatchdogRunner extends TestRunner {
   override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
     super.onAfterRunTask(test)
     await this.checkLeaks(test)
-    journalEnd(test)
+    journalResult(test)
+  }
+
+  override onAfterRunFiles(): void {
+    super.onAfterRunFiles()
+    closeJournal()
   }
 
   /**
@@ -311,6 +339,7 @@ export default class WatchdogRunner extends TestRunner {
           budget: resolveBudget(test, this.setup().settings, { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }, this.config.tags),
           file: test.file.filepath,
           name: fullTestName(test),
+          test: test.id,
         }), () => handler(...args))
         return Object.assign(wrapped, handler)
       })
@@ -342,6 +371,7 @@ export default class WatchdogRunner extends TestRunner {
       budget: this.resolve(test),
       file: test.file.filepath,
       name: fullTestName(test),
+      test: test.id,
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
       definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,

@@ -1,10 +1,10 @@
 import { SourceMap } from 'node:module'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { SourceLocation } from '../shared/errors.js'
-import { isWatchdogCode } from './own-files.js'
+import type { RawFrame } from '../shared/endpoint.js'
+import { isWatchdogCode } from '../shared/own-files.js'
+import type { SourceLocation } from '../shared/stop.js'
 import { evaluatedModules } from './vitest-internals.js'
-import { FRAME_MAPPER_GLOBAL, type RawFrame } from './channel.js'
 
 interface MappedFrame {
   functionName: string
@@ -81,18 +81,4 @@ export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | 
     .map((f) => `    at ${f.functionName ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}`)
     .join('\n')
   return { location, stack, userFrames }
-}
-
-/**
- * Lets the helper map frames by evaluating on the paused test thread, where
- * the source maps live, before it kills the worker (after which no one could).
- */
-export function installFrameMapper(): void {
-  Object.defineProperty(globalThis, FRAME_MAPPER_GLOBAL, {
-    value: (frames: RawFrame[]) => {
-      const { location, stack } = stuckLocation(frames)
-      return { location, stack }
-    },
-    configurable: true,
-  })
 }

@@ -1,0 +1,45 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { parseJournal, type JournalLine } from '../../shared/journal.js'
+
+/**
+ * Reads a live worker's journal as it grows: only the bytes added since the
+ * last read, and only whole lines (a line being written is kept for the next
+ * read).
+ */
+export class JournalTail {
+  private fd: number | null = null
+  private offset = 0
+  /** Bytes after the last newline: a line still being written (cut on bytes, not characters). */
+  private partial = Buffer.alloc(0)
+
+  constructor(private readonly path: string) {}
+
+  read(): JournalLine[] {
+    try {
+      this.fd ??= openSync(this.path, 'r')
+      const size = fstatSync(this.fd).size
+      if (size <= this.offset) return []
+      const buffer = Buffer.alloc(size - this.offset)
+      const read = readSync(this.fd, buffer, 0, buffer.length, this.offset)
+      this.offset += read
+      const bytes = Buffer.concat([this.partial, buffer.subarray(0, read)])
+      const end = bytes.lastIndexOf(0x0a) + 1
+      this.partial = Buffer.from(bytes.subarray(end))
+      return parseJournal(bytes.toString('utf8', 0, end))
+    } catch {
+      // Not created yet (the worker has not started a run), or removed with the worker.
+      return []
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd)
+      } catch {
+        // Already closed.
+      }
+    }
+    this.fd = null
+  }
+}

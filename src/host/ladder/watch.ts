@@ -1,0 +1,274 @@
+/**
+ * The main process's watch over one worker: it reads the worker's journal,
+ * keeps the guarded runs in flight with their deadlines, and drives stages
+ * interrupt and kill for each run that outlives its budget + grace.
+ *
+ * Per run, with `at` its start (the worker's clock), timers of this process:
+ * - at + budget / 2: SLOW is announced (the worker may be spinning and unable to say it);
+ * - at + budget: the session on the worker's thread is opened and the Debugger
+ *   enabled ahead of time (most of a stop's cost), while the worker runs its
+ *   own abort stage;
+ * - at + budget + grace: the stop. A thread that never answered is blocked
+ *   outside JavaScript: kill. Otherwise pause it and interrupt (interrupt.ts).
+ * Nothing of this runs for a run that ends in time: a green run costs the
+ * main process one read of the journal per tick.
+ */
+import { relative } from 'node:path'
+import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
+import type { JournalLine, RunLine } from '../../shared/journal.js'
+import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
+import { interrupt, type Decision, type Link } from './interrupt.js'
+import { JournalTail } from './journal-tail.js'
+import type { InspectorTarget } from './targets.js'
+
+/**
+ * How often live journals are read. A run is seen at most this late; its
+ * deadlines come from its own start time, so they stay exact (unless a budget
+ * is shorter than a tick). 25 ms is 40 small reads a second for the whole
+ * run, nothing next to the tests.
+ */
+const TAIL_TICK_MS = 25
+/**
+ * The least time a thread is given to answer the inspector (SIGUSR1, URL,
+ * WebSocket, Debugger.enable; or the NodeWorker attach) before it is declared
+ * blocked outside JavaScript. Measured on this 2-core machine: 96–141 ms for a
+ * whole stop of a worker with 295 scripts; 500 ms leaves 3–5× for load. Only
+ * matters when grace is shorter: the session opens at the budget.
+ */
+const RESPONSIVE_BOUND_MS = 500
+/**
+ * After a look that found no stuck user code (an idle thread running a
+ * callback, or the runner about to end the run itself), the worker's own abort
+ * stage is already due: this is several event-loop turns for it to end the
+ * run before the next look.
+ */
+const LOOK_AGAIN_MS = 100
+/** Looks at one stop before giving up on telling idle from stuck: each one after the first claims whatever it finds. */
+const MAX_LOOKS = 3
+
+export interface WatchOwner {
+  /** Stage kill: the pool worker kills the worker (or terminates or abandons the thread) and resumes the file. */
+  kill(stop: Stop, run: RunLine, abandon: boolean): void
+  /** A line for the user (SLOW, standing down), on Vitest's error stream. */
+  log(message: string): void
+  readonly root: string
+}
+
+interface Watched {
+  line: RunLine
+  /** When its clocks started: its start, or a restart after a concurrent sibling had the thread. */
+  clockAt: number
+  timers: Array<ReturnType<typeof setTimeout>>
+  /** SLOW is said once per run, even when its clocks restart. */
+  announced?: boolean
+}
+
+const watches = new Set<WorkerWatch>()
+let ticker: ReturnType<typeof setInterval> | undefined
+
+function startTicker(): void {
+  if (ticker) return
+  ticker = setInterval(() => {
+    for (const watch of watches) watch.poll()
+  }, TAIL_TICK_MS)
+  ticker.unref()
+}
+
+function stopTickerIfIdle(): void {
+  if (watches.size === 0 && ticker) {
+    clearInterval(ticker)
+    ticker = undefined
+  }
+}
+
+export class WorkerWatch {
+  private readonly tail: JournalTail
+  private readonly runs = new Map<number, Watched>()
+  private link: Promise<Link | null> | null = null
+  /** Stops one at a time: they share the session. */
+  private stops: Promise<void> = Promise.resolve()
+  private stopping = 0
+  private disposed = false
+  private announcedStandDown = false
+
+  constructor(journal: string, private readonly target: InspectorTarget, private readonly owner: WatchOwner) {
+    this.tail = new JournalTail(journal)
+    watches.add(this)
+    startTicker()
+  }
+
+  poll(): void {
+    if (this.disposed) return
+    for (const line of this.tail.read()) this.apply(line)
+  }
+
+  /** The worker is gone or stopped: nothing more to watch. */
+  dispose(): void {
+    if (this.disposed) return
+    this.disposed = true
+    for (const run of this.runs.values()) this.disarm(run)
+    this.runs.clear()
+    watches.delete(this)
+    stopTickerIfIdle()
+    this.tail.close()
+    void this.closeLink()
+  }
+
+  private apply(line: JournalLine): void {
+    if (line.kind === 'run') {
+      if (line.budget <= 0) return
+      const run: Watched = { line, clockAt: line.at, timers: [] }
+      this.runs.set(line.seq, run)
+      this.arm(run)
+    } else if (line.kind === 'done') {
+      const run = this.runs.get(line.seq)
+      if (!run) return
+      this.disarm(run)
+      this.runs.delete(line.seq)
+      if (this.stopping === 0 && !this.anyPastBudget()) void this.closeLink()
+    } else if (line.kind === 'restart') {
+      const run = this.runs.get(line.seq)
+      if (!run) return
+      this.disarm(run)
+      run.clockAt = line.at
+      this.arm(run)
+    }
+  }
+
+  private arm(run: Watched): void {
+    const { budget, grace } = run.line
+    const at = (epochMs: number, fn: () => void) => unrefTimer(fn, Math.max(0, epochMs - Date.now()))
+    run.timers = [
+      at(run.clockAt + budget / 2, () => this.slow(run)),
+      at(run.clockAt + budget, () => void this.openLink()),
+      at(run.clockAt + budget + grace, () => this.due(run)),
+    ]
+  }
+
+  private disarm(run: Watched): void {
+    for (const timer of run.timers) realClearTimeout(timer)
+    run.timers = []
+  }
+
+  private anyPastBudget(): boolean {
+    const now = Date.now()
+    for (const run of this.runs.values()) if (run.clockAt + run.line.budget <= now) return true
+    return false
+  }
+
+  /**
+   * SLOW: a run past half its budget is announced once, as cargo-nextest
+   * marks slow tests. From this process: the worker may be spinning.
+   */
+  private slow(run: Watched): void {
+    this.poll()
+    if (!this.runs.has(run.line.seq) || run.announced) return
+    run.announced = true
+    const { line } = run
+    const elapsed = (Date.now() - line.at) / 1000
+    const what = line.subject === 'Test' ? '' : `${line.subject}: `
+    this.owner.log(`vitest-watchdog: SLOW ${what}${relative(this.owner.root, line.file) || line.file} > ${line.name} (${elapsed.toFixed(1)}s of its ${(line.budget / 1000).toFixed(1)}s budget)`)
+  }
+
+  private due(run: Watched): void {
+    this.stopping++
+    this.stops = this.stops
+      .then(() => this.stop(run.line.seq))
+      .catch((error: unknown) => this.owner.log(`vitest-watchdog: could not stop ${run.line.name}: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        this.stopping--
+        if (this.stopping === 0 && !this.anyPastBudget()) void this.closeLink()
+      })
+  }
+
+  private running(seq: number): boolean {
+    this.poll()
+    return !this.disposed && this.runs.has(seq)
+  }
+
+  private async stop(seq: number): Promise<void> {
+    if (!this.running(seq)) return
+    if (this.target.userDebugger) {
+      if (!this.announcedStandDown) {
+        this.announcedStandDown = true
+        this.owner.log('vitest-watchdog: a debugger is attached to a worker; standing down there (no test of it will be interrupted or killed).')
+      }
+      return
+    }
+    for (let look = 0; look < MAX_LOOKS; look++) {
+      const link = await this.openLink()
+      if (!this.running(seq)) return
+      if (!link) return this.kill(seq, { reason: this.target.unreachableReason(), location: null, stack: '' })
+      const decision: Decision = await interrupt(link, seq, look === 0, () => this.running(seq))
+      if (decision.kind === 'none' || decision.kind === 'interrupted') return
+      if (decision.kind === 'kill') return this.kill(decision.seq, decision)
+      // Look again on a fresh session: closing this one resumes the thread and drops a pending pause or step.
+      await this.closeLink(false)
+      await new Promise((resolve) => unrefTimer(() => resolve(null), LOOK_AGAIN_MS))
+      if (!this.running(seq)) return
+    }
+    this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
+  }
+
+  /** Opens the session and enables the Debugger, once; null when the thread did not answer in time. */
+  private openLink(): Promise<Link | null> {
+    if (this.disposed) return Promise.resolve(null)
+    if (!this.link) {
+      this.link = openLink(this.target, RESPONSIVE_BOUND_MS)
+    }
+    return this.link
+  }
+
+  /** `final`: the stop is over (see InspectorTarget.close). */
+  private async closeLink(final = true): Promise<void> {
+    const pending = this.link
+    this.link = null
+    const link = await pending?.catch(() => null)
+    if (link) await this.target.close(link.client, final).catch(() => {})
+  }
+
+  private kill(seq: number, found: { reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number }): void {
+    const run = this.runs.get(seq)
+    if (!run || this.disposed) return
+    const { line } = run
+    const abandon = this.target.kind === 'thread' && found.reason === 'unsafe-async-callback'
+    const stop: Stop = {
+      subject: line.subject,
+      stage: 'kill',
+      reason: found.reason,
+      killAfter: line.budget,
+      budgetSource: line.budgetSource,
+      grace: line.grace,
+      elapsedMs: Date.now() - line.at,
+      location: found.location,
+      stack: found.stack,
+      hadSignal: line.hadSignal,
+      resumed: true,
+      ...(found.asyncId !== undefined ? { asyncId: found.asyncId } : {}),
+      ...(abandon ? { abandoned: true } : {}),
+    }
+    this.dispose()
+    this.owner.kill(stop, line, abandon)
+  }
+}
+
+async function openLink(target: InspectorTarget, boundMs: number): Promise<Link | null> {
+  const until = Date.now() + boundMs
+  let client
+  try {
+    client = await target.open(boundMs)
+  } catch {
+    return null
+  }
+  const link: Link = { client, scripts: new Map() }
+  client.on('Debugger.scriptParsed', (script: { scriptId: string; url: string }) => {
+    if (script.url) link.scripts.set(script.scriptId, script.url)
+  })
+  try {
+    await client.post('Debugger.enable', {}, Math.max(1, until - Date.now()))
+    return link
+  } catch {
+    await target.close(client, true).catch(() => {})
+    return null
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * What a replacement worker is told when its predecessor died mid-file: the
+ * tests that finished (with their results), the failure of what was running,
+ * and what cannot be run again. Built from the dead worker's journal
+ * (shared/journal.ts) and, for a stop, the watchdog's own record of it.
+ */
+import { serializeStop } from '../shared/errors.js'
+import { parseJournal, type RecordedResult, type ResumePlan, type RunLine, type SuiteHookKind } from '../shared/journal.js'
+import type { Stop } from '../shared/stop.js'
+
+export interface Death {
+  /** Set when the watchdog killed it (stage kill); absent for a crash. */
+  stop?: { stop: Stop; run: RunLine }
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+export function emptyPlan(): ResumePlan {
+  return { finished: {}, failed: {}, failedSuites: {}, notRun: null }
+}
+
+/**
+ * Adds the dead worker's record to `plan`. Throws when the file cannot be
+ * resumed again (it already died outside any test once): Vitest is then told
+ * the worker exited.
+ */
+export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
+  const tests = new Map<string, { at: number; killAfter: number | null }>()
+  const runs = new Map<number, RunLine>()
+  for (const line of parseJournal(journalText)) {
+    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter })
+    else if (line.kind === 'result') {
+      tests.delete(line.test)
+      plan.finished[line.test] = line.result
+    } else if (line.kind === 'run') runs.set(line.seq, line)
+    else if (line.kind === 'done') runs.delete(line.seq)
+  }
+  const open = (id: string) => !plan.finished[id] && !plan.failed[id]
+
+  if (death.stop) {
+    const { stop, run } = death.stop
+    const failure = failed(stop, root)
+    if (run.test) plan.failed[run.test] = failure
+    else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
+    else {
+      notRun(plan, (failure.errors as Array<{ message: string }>)[0]!.message)
+      plan.notRunError = firstError(failure)
+    }
+    // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
+    return
+  }
+
+  const running = [...tests].filter(([id]) => open(id))
+  const hooks = [...runs.values()].filter((run) => run.suite && run.hook && !plan.failedSuites[run.suite])
+  if (running.length > 0) {
+    for (const [id, test] of running) plan.failed[id] = failed(crash(death, test.at, test.killAfter, 'this test'), root)
+  } else if (hooks.length > 0) {
+    // Inside a beforeAll/afterAll: that suite fails, the others run.
+    for (const hook of hooks) {
+      plan.failedSuites[hook.suite!] = { kind: hook.hook as SuiteHookKind, error: firstError(failed(crash(death, hook.at, hook.budget, `the ${hook.hook} hook of this suite`), root)) }
+    }
+  } else {
+    // Not inside a test: in a hook, the file's import, or the teardown.
+    // Running again would die again, so the next worker only reports.
+    notRun(plan, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
+  }
+}
+
+function notRun(plan: ResumePlan, reason: string): void {
+  if (plan.notRun) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${reason}).`)
+  plan.notRun = reason
+}
+
+function crash(death: Death, at: number, killAfter: number | null, during: string): Stop {
+  return {
+    subject: 'Test',
+    stage: 'kill',
+    reason: 'crashed',
+    killAfter: killAfter ?? 0,
+    budgetSource: 'its budget',
+    grace: 0,
+    elapsedMs: Math.max(0, Date.now() - at),
+    location: null,
+    stack: '',
+    crash: { signal: death.signal, exitCode: death.code },
+    during,
+    resumed: true,
+  }
+}
+
+function exit(death: Death): string {
+  return death.signal ? `killed by ${death.signal}` : `exit code ${death.code}`
+}
+
+function failed(stop: Stop, root: string): RecordedResult {
+  return { state: 'fail', errors: [serializeStop(stop, root)], duration: Math.round(stop.elapsedMs), retryCount: 0, repeatCount: 0 }
+}
+
+function firstError(result: RecordedResult): Record<string, unknown> {
+  return (result.errors as Array<Record<string, unknown>>)[0]!
+}

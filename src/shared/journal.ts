@@ -1,0 +1,94 @@
+/**
+ * The journal: how a worker tells the main process what it runs.
+ *
+ * Each worker appends one JSON line per event, synchronously, to a file of its
+ * own (its path in ENV_JOURNAL). Synchronous because it must survive a
+ * SIGKILL at any moment, and because a thread that spins from the first line
+ * of a test can send nothing after that: what it wrote before starting the
+ * run is all the main process will ever know. The main process reads it while
+ * the worker lives, for deadlines (host/ladder/journal-tail.ts), and after it
+ * died, to resume the file (host/pool/resume-plan.ts).
+ *
+ * Lines are self-describing (`kind`) and the first one carries the version.
+ */
+
+/** Worker environment: where the runner appends its journal. */
+export const ENV_JOURNAL = 'VITEST_WATCHDOG_JOURNAL'
+/** Worker environment: the resume plan of a replacement worker. */
+export const ENV_RESUME = 'VITEST_WATCHDOG_RESUME'
+/**
+ * Worker environment: this process was started with an inspector port the
+ * main process owns (--inspect-port=0): an open inspector is the watchdog's
+ * own during a stop, not a user's debugger.
+ */
+export const ENV_HOST_INSPECTOR = 'VITEST_WATCHDOG_HOST_INSPECTOR'
+
+export const JOURNAL_VERSION = 1
+
+export type SuiteHookKind = 'beforeAll' | 'afterAll'
+
+/** A guarded run starts: a test body, a hook or the import of a file. */
+export interface RunLine {
+  kind: 'run'
+  /** Unique within the worker. */
+  seq: number
+  /** Epoch ms, from the worker's clock (the main process compares it with its own). */
+  at: number
+  /** ms; 0: no budget, nothing to watch. */
+  budget: number
+  budgetSource: string
+  grace: number
+  subject: string
+  file: string
+  name: string
+  /** The run can be told to abort (a test's signal). */
+  hadSignal: boolean
+  /** The test it belongs to (its body, a beforeEach/afterEach, onTestFinished). */
+  test?: string
+  /** A suite-level hook: the suite, and which hook. A worker dying there fails that suite only. */
+  suite?: string
+  hook?: SuiteHookKind
+}
+
+export type JournalLine =
+  | { kind: 'journal'; version: number; pid: number }
+  /** A test starts (before its beforeEach hooks): a worker that dies from now on dies during this test. */
+  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null }
+  /** A test ended, with its result as Vitest will send it: a replacement worker reports it without running it. */
+  | { kind: 'result'; test: string; result: RecordedResult }
+  | RunLine
+  /** A guarded run settled or was stopped. */
+  | { kind: 'done'; seq: number }
+  /** A run's clocks start again at `at`: a concurrent sibling had the thread while it spun. */
+  | { kind: 'restart'; seq: number; at: number }
+
+/** A test result as Vitest sends it: state, duration, errors as plain objects. */
+export type RecordedResult = Record<string, unknown> & { state?: string }
+
+/** Parses journal text; a line cut short by a kill, or of an unknown kind, is skipped. */
+export function parseJournal(text: string): JournalLine[] {
+  const lines: JournalLine[] = []
+  for (const line of text.split('\n')) {
+    if (!line) continue
+    try {
+      const parsed = JSON.parse(line) as JournalLine
+      if (parsed && typeof parsed.kind === 'string') lines.push(parsed)
+    } catch {
+      // Cut short.
+    }
+  }
+  return lines
+}
+
+export interface ResumePlan {
+  /** Tests that finished in an earlier worker, by task id. */
+  finished: Record<string, RecordedResult>
+  /** Tests that were running when a worker died: their failure, by task id. */
+  failed: Record<string, RecordedResult>
+  /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
+  failedSuites: Record<string, { kind: SuiteHookKind; error: Record<string, unknown> }>
+  /** Set when the file cannot be resumed again: every test not in `finished` or `failed` is reported as not run, with this reason. */
+  notRun: string | null
+  /** The error the file fails with when `notRun` is set because the watchdog stopped its import or a hook of the file. */
+  notRunError?: Record<string, unknown>
+}
