@@ -30,6 +30,7 @@ describe.each(scenarios)('$file', ({ file, test: name, line, column }) => {
     expect(hang).toMatchObject({ file, test: name, stage: 'interrupt', killAfter: 400, location: { file, line } })
     if (column !== undefined) expect(hang.location?.column).toBe(column)
     expect(hang.elapsedMs).toBeGreaterThanOrEqual(400)
+    expect(hang.reason).toBe('interrupted')
     expect(hang.stack.split('\n')[1]).toContain(`${file}:${line}:`)
   })
 

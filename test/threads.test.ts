@@ -47,7 +47,7 @@ describe('the same fixtures as under forks, with --pool=threads', () => {
     const outcome = outcomeOf(kill, 'timer-loop.test.ts > spins inside a timer callback')
     expect(outcome.failureMessages[0]).toContain('at stage "kill"')
     expect(outcome.failureMessages[0]).toContain('the thread was abandoned: it keeps spinning')
-    expect(hangOf(kill, 'timer-loop.test.ts', 'spins inside a timer callback').location).toMatchObject({ file: 'timer-loop.test.ts', line: 6 })
+    expect(hangOf(kill, 'timer-loop.test.ts', 'spins inside a timer callback')).toMatchObject({ reason: 'unsafe-async-callback', location: { file: 'timer-loop.test.ts', line: 6 } })
     expect(outcomeOf(kill, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
   })
 

@@ -68,7 +68,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       }
       const pool = String(project.config.pool)
       if (!FULL_LADDER_POOLS.has(pool)) {
-        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: it gets the abort and interrupt stages, but no kill stage and no resume after a crash.`)
+        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
