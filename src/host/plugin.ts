@@ -6,6 +6,14 @@ import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type Watchdo
 import { HangReporter } from './hang-reporter.js'
 
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
+/**
+ * The watchdog's own build, loaded by Node in each worker, never transformed
+ * by Vite: installed under node_modules it is external anyway; linked or
+ * resolved from elsewhere (a monorepo, this repository's own tests) Vite
+ * would otherwise transform and evaluate it through its module runner in
+ * every worker.
+ */
+const ownDist = new RegExp(`^${fileURLToPath(new URL('./', import.meta.url)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
 
 /** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
 const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
@@ -52,7 +60,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true } } as object
+      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)

@@ -117,7 +117,7 @@ export class Guard {
       hadSignal: !!spec.abort,
       ...(spec.test ? { test: spec.test } : {}),
       ...(spec.suite ? { suite: spec.suite.id, hook: spec.suite.hook } : {}),
-    })
+    }, true)
     this.arm(me)
 
     // Termination unwinds the running task's stack and drops every pending

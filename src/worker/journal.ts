@@ -1,13 +1,23 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
+import { realSetImmediate } from '../shared/clock.js'
 import { ENV_JOURNAL, ENV_RESUME, JOURNAL_VERSION, type JournalLine, type RecordedResult, type ResumePlan } from '../shared/journal.js'
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
- * opened on first use and kept: a line is one write(2), nothing is buffered,
- * so a SIGKILL right after a call loses nothing.
+ * opened on first use and kept.
+ *
+ * A `run` line must be on disk before the run's code starts: a thread that
+ * spins from its first line can write nothing after it. Other lines (a run
+ * ended, a test started or finished) are gathered and written with the next
+ * `run` line, or on the next turn of the event loop, whichever comes first:
+ * one write(2) per test instead of four. What a SIGKILL can take is at most
+ * the lines of the current macrotask, which never include the `run` line of
+ * the code being killed.
  */
 let fd: number | null | undefined
+let pending: string[] = []
+let flushQueued = false
 
 function descriptor(): number | null {
   if (fd === undefined) {
@@ -20,6 +30,8 @@ function descriptor(): number | null {
         fd = null
       }
       append({ kind: 'journal', version: JOURNAL_VERSION, pid: process.pid })
+      // A worker that exits on its own (process.exit in a test, the end of the run) leaves no line behind.
+      process.once('exit', flush)
     }
   }
   return fd
@@ -32,6 +44,7 @@ function descriptor(): number | null {
  * reopens it.
  */
 export function closeJournal(): void {
+  flush()
   if (typeof fd === 'number') {
     try {
       closeSync(fd)
@@ -47,9 +60,9 @@ export function journaling(): boolean {
   return descriptor() !== null
 }
 
-export function append(line: JournalLine): void {
-  const target = descriptor()
-  if (target === null) return
+/** `now`: written before returning (a run about to start), with everything gathered before it. */
+export function append(line: JournalLine, now = false): void {
+  if (descriptor() === null) return
   let text: string
   try {
     text = JSON.stringify(line)
@@ -57,8 +70,21 @@ export function append(line: JournalLine): void {
     // A result that cannot be serialized (a cycle, a BigInt): keep the line, drop what cannot be written.
     text = JSON.stringify(line, safeReplacer())
   }
+  pending.push(text + '\n')
+  if (now) flush()
+  else if (!flushQueued) {
+    flushQueued = true
+    realSetImmediate(flush)
+  }
+}
+
+export function flush(): void {
+  flushQueued = false
+  if (pending.length === 0 || typeof fd !== 'number') return
+  const text = pending.join('')
+  pending = []
   try {
-    writeSync(target, text + '\n')
+    writeSync(fd, text)
   } catch {
     // The disk is gone: the run goes on without the journal.
   }
