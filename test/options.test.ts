@@ -7,7 +7,8 @@ import { outcomeOf, runFixture } from './support/run-fixture.js'
 
 describe('bad options fail the run at start, naming the option, the value and where it came from', () => {
   test.each([
-    ['negative', 'invalid killAfter -1 in watchdog() plugin options: expected a finite number of milliseconds >= 0.'],
+    ['negative', 'invalid killAfter -1 in watchdog() plugin options: expected a finite number of milliseconds from 0 to 2147483647 (the longest timer Node can set).'],
+    ['huge', 'invalid grace 2147483648 in watchdog() plugin options'],
     ['nan', 'invalid grace NaN in watchdog() plugin options'],
     ['string', 'invalid killAfter "1000" in watchdog() plugin options'],
     ['unknown', 'unknown option killAftr (set to 1000) in watchdog() plugin options: expected one of killAfter, grace, leaks, outputFile, importKillAfter, runTimeout.'],

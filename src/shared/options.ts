@@ -41,10 +41,16 @@ export interface WorkerSettings {
 
 export const PROVIDE_KEY = 'vitestWatchdog'
 
-/** A budget in ms: a finite number >= 0. 0 means "no budget" (as Vitest's own timeouts do). */
+/**
+ * The longest delay Node's timers take: a larger one fires after 1 ms (with
+ * a TimeoutOverflowWarning), which would stop every test at once.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1
+
+/** A duration in ms: a finite number from 0 to MAX_DURATION_MS. For budgets, 0 means "no budget" (as Vitest's own timeouts do). */
 export function checkDuration(option: string, value: unknown, source: OptionSource): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new WatchdogOptionError(option, value, source, 'a finite number of milliseconds >= 0')
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DURATION_MS) {
+    throw new WatchdogOptionError(option, value, source, `a finite number of milliseconds from 0 to ${MAX_DURATION_MS} (the longest timer Node can set)`)
   }
   return value
 }
