@@ -5,7 +5,7 @@
  * (shared/journal.ts) and, for a stop, the watchdog's own record of it.
  */
 import { serializeStop } from '../shared/errors.js'
-import { parseJournal, type RecordedResult, type ResumePlan, type RunLine, type SuiteHookKind } from '../shared/journal.js'
+import { parseJournal, type RecordedTest, type ResumePlan, type RunLine, type SuiteHookKind } from '../shared/journal.js'
 import type { Stop } from '../shared/stop.js'
 
 export interface Death {
@@ -31,7 +31,8 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter })
     else if (line.kind === 'result') {
       tests.delete(line.test)
-      plan.finished[line.test] = line.result
+      const { kind: _kind, test: _test, ...recorded } = line
+      plan.finished[line.test] = recorded
     } else if (line.kind === 'run') runs.set(line.seq, line)
     else if (line.kind === 'done') runs.delete(line.seq)
   }
@@ -43,7 +44,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     if (run.test) plan.failed[run.test] = failure
     else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
     else {
-      notRun(plan, (failure.errors as Array<{ message: string }>)[0]!.message)
+      notRun(plan, String(firstError(failure).message))
       plan.notRunError = firstError(failure)
     }
     // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
@@ -92,10 +93,10 @@ function exit(death: Death): string {
   return death.signal ? `killed by ${death.signal}` : `exit code ${death.code}`
 }
 
-function failed(stop: Stop, root: string): RecordedResult {
-  return { state: 'fail', errors: [serializeStop(stop, root)], duration: Math.round(stop.elapsedMs), retryCount: 0, repeatCount: 0 }
+function failed(stop: Stop, root: string): RecordedTest {
+  return { result: { state: 'fail', errors: [serializeStop(stop, root)], duration: Math.round(stop.elapsedMs), retryCount: 0, repeatCount: 0 } }
 }
 
-function firstError(result: RecordedResult): Record<string, unknown> {
-  return (result.errors as Array<Record<string, unknown>>)[0]!
+function firstError(recorded: RecordedTest): Record<string, unknown> {
+  return (recorded.result.errors as Array<Record<string, unknown>>)[0]!
 }

@@ -53,34 +53,49 @@ export class WatchdogUnsupportedVitestError extends Error {
  * record the reporter builds the report from.
  */
 export class TestStoppedError extends Error {
+  // Own fields are what Vitest serializes (and prints after the message):
+  // the code, and the stop itself. The rest reads from the stop.
   readonly code: typeof STOPPED_CODE | typeof CRASHED_CODE
-  readonly subject: string
-  readonly stage: Stage
-  readonly reason: StopReason
-  readonly elapsedMs: number
-  readonly killAfter: number
-  readonly location: SourceLocation | null
   readonly stop: Stop
   constructor(stop: Stop, root?: string) {
     super(describeStop(stop, root))
     const crashed = stop.reason === 'crashed'
     this.name = crashed ? 'WorkerCrashError' : 'TestStoppedError'
     this.code = crashed ? CRASHED_CODE : STOPPED_CODE
-    this.subject = stop.subject
-    this.stage = stop.stage
-    this.reason = stop.reason
-    this.elapsedMs = stop.elapsedMs
-    this.killAfter = stop.killAfter
-    this.location = stop.location
-    this.stop = stop
+    // Its frames are the error's stack: not carried twice.
+    this.stop = { ...stop, stack: '' }
     this.stack = `${this.name}: ${this.message}${stop.stack ? `\n${stop.stack}` : ''}`
+  }
+
+  get subject(): string {
+    return this.stop.subject
+  }
+
+  get stage(): Stage {
+    return this.stop.stage
+  }
+
+  get reason(): StopReason {
+    return this.stop.reason
+  }
+
+  get elapsedMs(): number {
+    return this.stop.elapsedMs
+  }
+
+  get killAfter(): number {
+    return this.stop.killAfter
+  }
+
+  get location(): SourceLocation | null {
+    return this.stop.location
   }
 }
 
 /** The error as a plain object, the way Vitest sends it to the main process (a resumed result is built on the host). */
 export function serializeStop(stop: Stop, root?: string): Record<string, unknown> {
   const error = new TestStoppedError(stop, root)
-  return { name: error.name, code: error.code, message: error.message, stack: error.stack, subject: error.subject, stage: error.stage, reason: error.reason, elapsedMs: error.elapsedMs, killAfter: error.killAfter, location: error.location, stop }
+  return { name: error.name, code: error.code, message: error.message, stack: error.stack, stop: error.stop }
 }
 
 function describeValue(value: unknown): string {

@@ -55,7 +55,7 @@ export type JournalLine =
   /** A test starts (before its beforeEach hooks): a worker that dies from now on dies during this test. */
   | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null }
   /** A test ended, with its result as Vitest will send it: a replacement worker reports it without running it. */
-  | { kind: 'result'; test: string; result: RecordedResult }
+  | ({ kind: 'result'; test: string } & RecordedTest)
   | RunLine
   /** A guarded run settled or was stopped. */
   | { kind: 'done'; seq: number }
@@ -64,6 +64,14 @@ export type JournalLine =
 
 /** A test result as Vitest sends it: state, duration, errors as plain objects. */
 export type RecordedResult = Record<string, unknown> & { state?: string }
+
+/** What a finished test leaves besides its result, restored with it: its meta (leaks), annotations and artifacts. */
+export interface RecordedTest {
+  result: RecordedResult
+  meta?: Record<string, unknown>
+  annotations?: unknown[]
+  artifacts?: unknown[]
+}
 
 /** Parses journal text; a line cut short by a kill, or of an unknown kind, is skipped. */
 export function parseJournal(text: string): JournalLine[] {
@@ -82,9 +90,9 @@ export function parseJournal(text: string): JournalLine[] {
 
 export interface ResumePlan {
   /** Tests that finished in an earlier worker, by task id. */
-  finished: Record<string, RecordedResult>
+  finished: Record<string, RecordedTest>
   /** Tests that were running when a worker died: their failure, by task id. */
-  failed: Record<string, RecordedResult>
+  failed: Record<string, RecordedTest>
   /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
   failedSuites: Record<string, { kind: SuiteHookKind; error: Record<string, unknown> }>
   /** Set when the file cannot be resumed again: every test not in `finished` or `failed` is reported as not run, with this reason. */

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
-import { ENV_JOURNAL, ENV_RESUME, JOURNAL_VERSION, type JournalLine, type RecordedResult, type ResumePlan } from '../shared/journal.js'
+import { ENV_JOURNAL, ENV_RESUME, JOURNAL_VERSION, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
@@ -107,7 +107,16 @@ export function journalTest(test: RunnerTestCase, killAfter: number | null): voi
 }
 
 export function journalResult(test: RunnerTestCase): void {
-  if (test.result) append({ kind: 'result', test: test.id, result: test.result as RecordedResult })
+  if (!test.result) return
+  const { annotations, artifacts } = test as { annotations?: unknown[]; artifacts?: unknown[] }
+  append({
+    kind: 'result',
+    test: test.id,
+    result: test.result as RecordedResult,
+    ...(Object.keys(test.meta).length > 0 ? { meta: test.meta as Record<string, unknown> } : {}),
+    ...(annotations?.length ? { annotations } : {}),
+    ...(artifacts?.length ? { artifacts } : {}),
+  })
 }
 
 let plan: ResumePlan | null | undefined
@@ -125,11 +134,11 @@ export function resumePlan(): ResumePlan | null {
  * What to report for a test instead of running it, on a resumed worker:
  * its recorded result, its failure, or "not run". Null: run it.
  */
-export function restoredResult(test: RunnerTestCase): RecordedResult | null {
+export function restoredResult(test: RunnerTestCase): RecordedTest | null {
   const p = resumePlan()
   if (!p) return null
   const recorded = p.finished[test.id] ?? p.failed[test.id]
   if (recorded) return recorded
-  if (p.notRun) return { state: 'skip', note: p.notRun }
+  if (p.notRun) return { result: { state: 'skip', note: p.notRun } }
   return null
 }

@@ -16,7 +16,7 @@ import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
 import { CRASHED_CODE, LEAK_CODE } from '../shared/errors.js'
-import { ENV_HOST_INSPECTOR } from '../shared/journal.js'
+import { ENV_HOST_INSPECTOR, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { resolveBudget, type Budget } from './budget.js'
@@ -225,7 +225,9 @@ export default class WatchdogRunner extends TestRunner {
       // the body and the hooks of a task whose mode is not "run", and sends
       // the result as set here.
       test.mode = 'skip'
-      test.result = restored as RunnerTestCase['result']
+      test.result = restored.result as RunnerTestCase['result']
+      if (restored.meta) Object.assign(test.meta, restored.meta)
+      await this.restoreRecords(test, restored)
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
@@ -240,6 +242,27 @@ export default class WatchdogRunner extends TestRunner {
     testStarted(test.id)
     // Sent with the test's "prepare" update: the report's running section says since when.
     Object.assign(test.meta, { [STARTED_META_KEY]: Date.now() })
+  }
+
+  /**
+   * Annotations and artifacts reach the main process as they are recorded;
+   * the file collected again in a fresh worker starts without them, so they
+   * are recorded again, through the same calls `context.annotate` makes.
+   */
+  private async restoreRecords(test: RunnerTestCase, restored: RecordedTest): Promise<void> {
+    const runner = this as unknown as {
+      onTestAnnotate?: (test: RunnerTestCase, annotation: unknown) => Promise<unknown>
+      onTestArtifactRecord?: (test: RunnerTestCase, artifact: unknown) => Promise<unknown>
+    }
+    const task = test as { annotations?: unknown[] }
+    for (const annotation of restored.annotations ?? []) {
+      const resolved = await runner.onTestAnnotate?.(test, annotation).catch(() => annotation)
+      task.annotations?.push(resolved ?? annotation)
+    }
+    for (const artifact of restored.artifacts ?? []) {
+      if ((artifact as { type?: string }).type === 'internal:annotation') continue
+      await runner.onTestArtifactRecord?.(test, artifact).catch(() => {})
+    }
   }
 
   /**

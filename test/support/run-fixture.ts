@@ -33,6 +33,7 @@ interface JsonResults {
 }
 
 export interface RunOptions {
+  /** `{dir}` in an argument stands for the run's own directory (to write a file the test reads back with `keep`). */
   args?: string[]
   env?: Record<string, string>
   /** Files the test wants to read after the run, written by the fixture into the run's directory. */
@@ -66,7 +67,7 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
   // TMPDIR: the watchdog's scratch directories land in the run's own directory, where leftovers can be seen.
   Object.assign(env, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: reportFile, WATCHDOG_RUN_DIR: dir, TMPDIR: dir }, options.env, { WATCHDOG_TEST_MARK: mark })
   try {
-    const child = spawn(process.execPath, [vitestBin, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...(options.args ?? [])], {
+    const child = spawn(process.execPath, [vitestBin, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...(options.args ?? []).map((arg) => arg.replaceAll('{dir}', dir))], {
       cwd: root,
       env,
       detached: true,

@@ -1,0 +1,28 @@
+import { beforeAll, expect, test } from 'vitest'
+import { expectStatus, hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
+
+// fixtures/resume: what a file keeps when its worker is killed mid-file.
+let run: FixtureRun & { kept: Record<string, string> }
+
+beforeAll(async () => {
+  run = await runFixture('resume', { args: ['--reporter=junit', '--outputFile.junit={dir}/junit.xml'], keep: ['junit.xml'] })
+})
+
+test('the leak of a test that finished before the kill is still reported', () => {
+  expect(run.report?.leaks.filter((leak) => leak.test === 'leaks a timer')).toMatchObject([{ type: 'Timeout', location: { file: 'kept.test.ts', line: 5 } }])
+})
+
+test('a result that cannot be serialized (a cycle, a BigInt) keeps its own failure and is not blamed for the kill', () => {
+  const outcome = outcomeOf(run, 'kept.test.ts > fails with a cyclic, BigInt-carrying error')
+  expect(outcome.status).toBe('failed')
+  expect(outcome.failureMessages[0]).toContain('its own failure')
+  expect(run.report?.hangs.map((hang) => `${hang.test}: ${hang.stage} ${hang.reason}`)).toEqual(['blocks in a system call: kill blocked-outside-js'])
+})
+
+test('finished tests keep their state and annotations; the killed one fails; the rest runs', () => {
+  expectStatus(run, 'kept.test.ts > leaks a timer', 'passed')
+  expectStatus(run, 'kept.test.ts > annotates', 'passed')
+  expect(run.kept['junit.xml']).toContain('a note that must survive the kill')
+  expect(hangOf(run, 'kept.test.ts', 'blocks in a system call').stage).toBe('kill')
+  expectStatus(run, 'kept.test.ts > runs after the kill', 'passed')
+})
