@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
@@ -57,6 +57,8 @@ interface Child {
   watch: WorkerWatch | null
   /** Messages Vitest sent before this child started (a replacement is not started at once). */
   queue: WorkerRequest[] | null
+  /** Where the current run request's lines start in its journal: a death is read from there on. */
+  journalFrom: number
   /** Set when the watchdog killed it: what it stopped. */
   stopped?: { stop: Stop; run: RunLine }
   /** Threads pool: a thread left spinning because terminating it was unsafe. Never stopped. */
@@ -82,7 +84,8 @@ export class RespawningWorker implements PoolWorker {
   private startRequest: WorkerRequest | undefined
   private runRequest: WorkerRequest | undefined
   private stopping = false
-  private readonly plan: ResumePlan = emptyPlan()
+  /** The resume plan of the current run request; a new request (the next file, a rerun in watch mode) starts a new one. */
+  private plan: ResumePlan = emptyPlan()
   private readonly isProcess: boolean
   /** Forks started with the inspector flags: not when a user's --inspect owns the inspector. */
   private readonly hostInspector: boolean
@@ -109,7 +112,13 @@ export class RespawningWorker implements PoolWorker {
     const m = message as Message
     if (m.__vitest_worker_request__) {
       if (m.type === 'start') this.startRequest = message
-      if (m.type === 'run' || m.type === 'collect') this.runRequest = message
+      if (m.type === 'run' || m.type === 'collect') {
+        this.runRequest = message
+        // With isolate: false a worker runs file after file (and reruns, in
+        // watch mode): what an earlier request recorded is not this one's.
+        this.plan = emptyPlan()
+        this.child.journalFrom = sizeOf(this.child.journal)
+      }
     }
     if (this.child.queue) this.child.queue.push(message)
     else this.child.worker.send(message)
@@ -175,7 +184,7 @@ export class RespawningWorker implements PoolWorker {
       output = new InspectorOutput(forks.stderr)
       forks.stderr = output
     }
-    return { worker, dir, journal, output, watch: null, queue: [] }
+    return { worker, dir, journal, journalFrom: 0, output, watch: null, queue: [] }
   }
 
   /**
@@ -284,7 +293,7 @@ export class RespawningWorker implements PoolWorker {
     if (deadPid) killTree(deadPid)
     let journal = ''
     try {
-      journal = readFileSync(dead.journal, 'utf8')
+      journal = readFileSync(dead.journal).subarray(dead.journalFrom).toString('utf8')
     } catch {
       // Died before its first line: nothing had run.
     }
@@ -311,6 +320,14 @@ export class RespawningWorker implements PoolWorker {
     child.worker.send(this.startRequest!)
     await started
     child.worker.send(this.runRequest!)
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size
+  } catch {
+    return 0
   }
 }
 

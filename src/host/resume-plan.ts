@@ -16,7 +16,7 @@ export interface Death {
 }
 
 export function emptyPlan(): ResumePlan {
-  return { finished: {}, failed: {}, failedSuites: {}, notRun: null }
+  return { finished: {}, failed: {}, failedSuites: {}, notRun: {} }
 }
 
 /**
@@ -27,7 +27,10 @@ export function emptyPlan(): ResumePlan {
 export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
   const tests = new Map<string, { at: number; killAfter: number | null }>()
   const runs = new Map<number, RunLine>()
+  /** The file the worker was on: where a death outside any test belongs. */
+  let file = '*'
   for (const line of parseJournal(journalText)) {
+    if (line.kind === 'test' || line.kind === 'run') file = line.file
     if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter })
     else if (line.kind === 'result') {
       tests.delete(line.test)
@@ -43,10 +46,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     const failure = failed(stop, root)
     if (run.test) plan.failed[run.test] = failure
     else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
-    else {
-      notRun(plan, String(firstError(failure).message))
-      plan.notRunError = firstError(failure)
-    }
+    else notRun(plan, run.file, String(firstError(failure).message), firstError(failure))
     // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
     return
   }
@@ -63,13 +63,13 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
   } else {
     // Not inside a test: in a hook, the file's import, or the teardown.
     // Running again would die again, so the next worker only reports.
-    notRun(plan, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
+    notRun(plan, file, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
   }
 }
 
-function notRun(plan: ResumePlan, reason: string): void {
-  if (plan.notRun) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${reason}).`)
-  plan.notRun = reason
+function notRun(plan: ResumePlan, file: string, reason: string, error?: Record<string, unknown>): void {
+  if (plan.notRun[file] || plan.notRun['*']) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${reason}).`)
+  plan.notRun[file] = { reason, ...(error ? { error } : {}) }
 }
 
 function crash(death: Death, at: number, killAfter: number | null, during: string): Stop {

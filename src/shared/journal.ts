@@ -95,8 +95,10 @@ export interface ResumePlan {
   failed: Record<string, RecordedTest>
   /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
   failedSuites: Record<string, { kind: SuiteHookKind; error: Record<string, unknown> }>
-  /** Set when the file cannot be resumed again: every test not in `finished` or `failed` is reported as not run, with this reason. */
-  notRun: string | null
-  /** The error the file fails with when `notRun` is set because the watchdog stopped its import or a hook of the file. */
-  notRunError?: Record<string, unknown>
+  /**
+   * Files that cannot be resumed again (their worker died outside any test),
+   * by path ('*': the file could not be told): every test not in `finished`
+   * or `failed` is reported as not run, and the file fails with `error`.
+   */
+  notRun: Record<string, { reason: string; error?: Record<string, unknown> }>
 }

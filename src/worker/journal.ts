@@ -130,6 +130,12 @@ export function resumePlan(): ResumePlan | null {
   return plan
 }
 
+/** The file cannot be resumed again: why, and the error it fails with. */
+export function notRunOf(file: string): ResumePlan['notRun'][string] | undefined {
+  const p = resumePlan()
+  return p?.notRun[file] ?? p?.notRun['*']
+}
+
 /**
  * What to report for a test instead of running it, on a resumed worker:
  * its recorded result, its failure, or "not run". Null: run it.
@@ -139,6 +145,7 @@ export function restoredResult(test: RunnerTestCase): RecordedTest | null {
   if (!p) return null
   const recorded = p.finished[test.id] ?? p.failed[test.id]
   if (recorded) return recorded
-  if (p.notRun) return { result: { state: 'skip', note: p.notRun } }
+  const notRun = notRunOf(test.file.filepath)
+  if (notRun) return { result: { state: 'skip', note: notRun.reason } }
   return null
 }

@@ -23,7 +23,7 @@ import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
-import { closeJournal, journalResult, journalTest, restoredResult, resumePlan } from './journal.js'
+import { closeJournal, journalResult, journalTest, notRunOf, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
@@ -154,8 +154,8 @@ export default class WatchdogRunner extends TestRunner {
    * recorded or "not run", and the file carries the reason.
    */
   onCollected(files: RunnerTestFile[]): void {
-    const reportOnly = !!resumePlan()?.notRun
     for (const file of files) {
+      const reportOnly = !!notRunOf(file.filepath)
       forEachSuite(file, (suite) => {
         const hooks = TestRunner.getSuiteHooks(suite) as unknown as Partial<Record<string, unknown[]>> | undefined
         if (!hooks) return
@@ -297,9 +297,9 @@ export default class WatchdogRunner extends TestRunner {
       if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = unattributed.map((entry) => describeLeak(entry, this.config.root))
       for (const entry of unattributed) entry.dispose?.()
     }
-    const plan = resumePlan()
-    if (plan?.notRun && 'filepath' in suite && suite.result) {
-      const error = (plan.notRunError as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: plan.notRun, stack: `WorkerCrashError: ${plan.notRun}` }
+    const notRun = 'filepath' in suite ? notRunOf(suite.filepath as string) : undefined
+    if (notRun && suite.result) {
+      const error = (notRun.error as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: notRun.reason, stack: `WorkerCrashError: ${notRun.reason}` }
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
     }
   }
