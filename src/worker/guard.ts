@@ -17,7 +17,7 @@ import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import type { Budget } from './budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from '../shared/clock.js'
-import { append } from './journal.js'
+import { append, flush } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
 /**
@@ -202,6 +202,8 @@ export class Guard {
       this.arm(other)
       append({ kind: 'restart', seq: other.seq, at: Date.now() })
     }
+    // On disk before this stop ends: the main process must not stop a sibling on its old deadline.
+    flush()
     return { state: 'claimed', seq: culprit.seq, location: mapped.location, stack: mapped.stack, concurrent }
   }
 

@@ -36,8 +36,8 @@ export interface Link {
 export type Decision =
   /** Nothing to stop: the run ended on its own meanwhile. */
   | { kind: 'none' }
-  /** Not sure the thread is stuck (it may be idle, running someone else's callback): look again shortly. */
-  | { kind: 'look-again' }
+  /** Not sure the thread is stuck (it may be idle, running someone else's callback): look again shortly. `where`: the top frame seen. */
+  | { kind: 'look-again'; where: string }
   /** Stuck code terminated; the worker fails the run and goes on. */
   | { kind: 'interrupted'; seq: number }
   | { kind: 'kill'; seq: number; reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number }
@@ -51,13 +51,17 @@ interface PausedEvent {
 }
 
 /**
- * One look at the thread for run `seq`. On a first look, a pause with no
- * user code on the stack, or inside an async callback, may be an idle thread
- * that happened to run a callback: the run is not claimed, and the caller
- * looks again once the worker's own abort stage had its chance, on a new
- * session (closing this one resumes the thread and drops any pending step).
+ * One look at the thread for run `seq`. On a first look (`before` null), a
+ * pause with no user code on the stack, or inside an async callback, may be
+ * an idle thread that happened to run a callback: the run is not claimed, and
+ * the caller looks again once the worker's own abort stage had its chance, on
+ * a new session (closing this one resumes the thread and drops any pending
+ * step). On a later look, a pause inside an async callback is killed only if
+ * it is in user code, or still in the same function as the look `before`:
+ * a spin, not a thread busy with one callback after another.
  */
-export async function interrupt(link: Link, seq: number, firstLook: boolean, stillRunning: () => boolean): Promise<Decision> {
+export async function interrupt(link: Link, seq: number, before: string | null, stillRunning: () => boolean): Promise<Decision> {
+  const firstLook = before === null
   const { client } = link
   const waiting = client.once<PausedEvent>('Debugger.paused', PAUSE_BOUND_MS)
   client.post('Debugger.pause', {}, PAUSE_BOUND_MS).catch(() => {})
@@ -69,13 +73,15 @@ export async function interrupt(link: Link, seq: number, firstLook: boolean, sti
   paused = await stepIntoUserCode(link, paused)
   // The steps ran into an idle thread: nothing was stuck there. (The caller
   // closes this session before looking again, which clears the pending step.)
-  if (!paused) return { kind: 'look-again' }
+  if (!paused) return { kind: 'look-again', where: '' }
   const frames: RawFrame[] = paused.callFrames.map((frame) => ({
     functionName: frame.functionName,
     url: frame.url || link.scripts.get(frame.location.scriptId) || '',
     lineNumber: frame.location.lineNumber,
     columnNumber: frame.location.columnNumber,
   }))
+  const top = frames[0]
+  const where = top ? `${top.url}:${top.functionName}` : ''
   const answer = await evaluate<InspectAnswer>(client, endpointCall('inspect', seq, frames, firstLook))
   if (!answer || answer.state !== 'claimed') await resume(client)
   if (!answer) return { kind: 'kill', seq, reason: 'unconfirmed', location: null, stack: '' }
@@ -84,9 +90,9 @@ export async function interrupt(link: Link, seq: number, firstLook: boolean, sti
       return { kind: 'none' }
     case 'handback':
     case 'no-user-frame':
-      return { kind: 'look-again' }
+      return { kind: 'look-again', where }
     case 'unsafe':
-      if (firstLook) return { kind: 'look-again' }
+      if (firstLook || (!answer.location && where !== before)) return { kind: 'look-again', where }
       return { kind: 'kill', seq: answer.seq, reason: 'unsafe-async-callback', location: answer.location, stack: answer.stack, asyncId: answer.asyncId }
     case 'claimed': {
       // terminateExecution answers only after the termination happened, which

@@ -141,7 +141,7 @@ export class WorkerWatch {
     run.timers = [
       at(run.clockAt + budget / 2, () => this.slow(run)),
       at(run.clockAt + budget, () => void this.openLink()),
-      at(run.clockAt + budget + grace, () => this.due(run)),
+      at(run.clockAt + budget + grace, () => this.stopAt(run)),
     ]
   }
 
@@ -170,10 +170,11 @@ export class WorkerWatch {
     this.owner.log(`vitest-watchdog: SLOW ${what}${relative(this.owner.root, line.file) || line.file} > ${line.name} (${elapsed.toFixed(1)}s of its ${(line.budget / 1000).toFixed(1)}s budget)`)
   }
 
-  private due(run: Watched): void {
+  private stopAt(run: Watched): void {
     this.stopping++
+    const { clockAt } = run
     this.stops = this.stops
-      .then(() => this.stop(run.line.seq))
+      .then(() => this.stop(run.line.seq, clockAt))
       .catch((error: unknown) => this.owner.log(`vitest-watchdog: could not stop ${run.line.name}: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         this.stopping--
@@ -186,8 +187,17 @@ export class WorkerWatch {
     return !this.disposed && this.runs.has(seq)
   }
 
-  private async stop(seq: number): Promise<void> {
-    if (!this.running(seq)) return
+  /**
+   * Still running on the clocks this stop was armed with: they restart when a
+   * concurrent sibling is interrupted, maybe while a stop before this one was
+   * under way, and the restart arms a stop of its own.
+   */
+  private due(seq: number, clockAt: number): boolean {
+    return this.running(seq) && this.runs.get(seq)?.clockAt === clockAt
+  }
+
+  private async stop(seq: number, clockAt: number): Promise<void> {
+    if (!this.due(seq, clockAt)) return
     if (this.target.userDebugger) {
       if (!this.announcedStandDown) {
         this.announcedStandDown = true
@@ -195,17 +205,19 @@ export class WorkerWatch {
       }
       return
     }
+    let previous: string | undefined
     for (let look = 0; look < MAX_LOOKS; look++) {
       const link = await this.openLink()
-      if (!this.running(seq)) return
+      if (!this.due(seq, clockAt)) return
       if (!link) return this.kill(seq, { reason: this.target.unreachableReason(), location: null, stack: '' })
-      const decision: Decision = await interrupt(link, seq, look === 0, () => this.running(seq))
+      const decision: Decision = await interrupt(link, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
       if (decision.kind === 'kill') return this.kill(decision.seq, decision)
+      previous = decision.where
       // Look again on a fresh session: closing this one resumes the thread and drops a pending pause or step.
       await this.closeLink(false)
       await new Promise((resolve) => unrefTimer(() => resolve(null), LOOK_AGAIN_MS))
-      if (!this.running(seq)) return
+      if (!this.due(seq, clockAt)) return
     }
     this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
   }
