@@ -5,11 +5,20 @@ import { expectStatus, hangOf, runFixture } from './support/run-fixture.js'
 // timers of every test beside it. Only the spinning one is to blame.
 describe.each(['forks', 'threads'])('pool %s', (pool) => {
   test('only the spinning test fails; the others pass; the run ends', async () => {
-    const run = await runFixture('concurrent', { args: [`--pool=${pool}`] })
+    const run = await runFixture('concurrent', { args: [`--pool=${pool}`, 'first-line'] })
     expect(hangOf(run, 'first-line.test.ts', 'q2 spins from its first line')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { line: 11 } })
     expectStatus(run, 'first-line.test.ts > q1 waits a little', 'passed')
     expectStatus(run, 'first-line.test.ts > q3 waits longer', 'passed')
     expectStatus(run, 'first-line.test.ts > q4 is synchronous', 'passed')
+    expect(run.report?.hangs).toHaveLength(1)
+  })
+
+  test('a test blocked in execSync: only it fails (its child is killed); the others go on in the same worker and pass', async () => {
+    const run = await runFixture('concurrent', { args: [`--pool=${pool}`, 'blocked'] })
+    expect(hangOf(run, 'blocked.test.ts', 'b2 blocks in execSync')).toMatchObject({ stage: 'kill', reason: 'child-killed' })
+    expectStatus(run, 'blocked.test.ts > b1 waits a little', 'passed')
+    expectStatus(run, 'blocked.test.ts > b3 waits longer', 'passed')
+    expectStatus(run, 'blocked.test.ts > b4 is synchronous', 'passed')
     expect(run.report?.hangs).toHaveLength(1)
   })
 })

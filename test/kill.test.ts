@@ -15,16 +15,25 @@ describe('execSync of a long sleep', () => {
     const outcome = outcomeOf(run, 'exec-sync.test.ts > blocks in a system call')
     expect(outcome.status).toBe('failed')
     expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)\./)
-    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null })
+    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call')).toMatchObject({ stage: 'kill', reason: 'child-killed', killAfter: 400, location: null })
   })
 
-  test('the tests before and after it pass, with hooks as a user expects', () => {
-    // The fixture asserts that beforeAll ran again in the fresh worker and that
-    // the next test's beforeEach ran there: these pass only if both held.
-    for (const name of ['passes before the hang', 'runs in a fresh worker after the kill', 'and so does the one after it']) {
+  test('killing the child it waited on frees the thread: the file goes on in the same worker, hooks as a user expects', () => {
+    // The fixture asserts that beforeAll did not run again and that every
+    // hook ran in order in the one worker: these pass only if both held.
+    for (const name of ['passes before the hang', 'runs in the same worker once the child it waited on was killed', 'and so does the one after it']) {
       expect(outcomeOf(run, `exec-sync.test.ts > ${name}`).status).toBe('passed')
     }
   })
+})
+
+test('blocked where killing children cannot help (a FIFO read): the worker is killed, the file resumes in a fresh one', async () => {
+  const blocked = await runFixture('kill-worker')
+  expect(hangOf(blocked, 'fifo.test.ts', 'blocks reading a FIFO nobody writes to')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', location: null })
+  // The fixture asserts that beforeAll ran again in the fresh worker and that
+  // the next test's beforeEach ran there.
+  expectStatus(blocked, 'fifo.test.ts > passes before the hang', 'passed')
+  expectStatus(blocked, 'fifo.test.ts > runs in a fresh worker after the kill', 'passed')
 })
 
 test('a busy loop inside a timer callback is killed (terminating there would crash Node) and its line reported', () => {

@@ -9,7 +9,7 @@ beforeAll(async () => {
 })
 
 test('the leak of a test that finished before the kill is still reported', () => {
-  expect(run.report?.leaks.filter((leak) => leak.test === 'leaks a timer')).toMatchObject([{ type: 'Timeout', location: { file: 'kept.test.ts', line: 5 } }])
+  expect(run.report?.leaks.filter((leak) => leak.test === 'leaks a timer')).toMatchObject([{ type: 'Timeout', location: { file: 'kept.test.ts', line: 7 } }])
 })
 
 test('a result that cannot be serialized (a cycle, a BigInt) keeps its own failure and is not blamed for the kill', () => {

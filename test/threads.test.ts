@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, test } from 'vitest'
 import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
 
-// pool: 'threads' (and the vm pools). The helper reaches the test thread
-// through the main thread's NodeWorker domain, and the kill stage terminates
-// the thread from the main thread. Not applicable under threads: a test that
+// pool: 'threads' (and the vm pools). The main thread reaches the test thread
+// through its NodeWorker domain, and the kill stage terminates the thread. Not applicable under threads: a test that
 // SIGKILLs its own process (that process is Vitest itself), process.abort()
 // and process.exit() for the same reason.
 describe('the same fixtures as under forks, with --pool=threads', () => {
@@ -36,9 +35,9 @@ describe('the same fixtures as under forks, with --pool=threads', () => {
     expect(hangOf(abort, 'async-hang.test.ts', 'awaits a promise that never settles')).toMatchObject({ stage: 'abort', location: null })
   })
 
-  test('kill: execSync of a long sleep; its sleep is killed so the thread can be terminated, and the file resumes in a fresh thread', () => {
-    expect(hangOf(kill, 'exec-sync.test.ts', 'blocks in a system call').stage).toBe('kill')
-    for (const name of ['passes before the hang', 'runs in a fresh worker after the kill', 'and so does the one after it']) {
+  test('kill: execSync of a long sleep; its sleep is killed, which frees the thread, and the file goes on in the same thread', () => {
+    expect(hangOf(kill, 'exec-sync.test.ts', 'blocks in a system call')).toMatchObject({ stage: 'kill', reason: 'child-killed' })
+    for (const name of ['passes before the hang', 'runs in the same worker once the child it waited on was killed', 'and so does the one after it']) {
       expect(outcomeOf(kill, `exec-sync.test.ts > ${name}`).status).toBe('passed')
     }
   })
@@ -65,10 +64,10 @@ test('leak reports work unchanged under threads', async () => {
 })
 
 describe.each(['vmForks', 'vmThreads'])('pool %s, chosen on the command line, gets the whole ladder', (pool) => {
-  test('kill of a blocked test resumes the file; a timer-callback loop is stopped; totals are exact', async () => {
+  test('a blocked test is freed by killing its child; a timer-callback loop is stopped; totals are exact', async () => {
     const run = await runFixture('kill', { args: [`--pool=${pool}`, 'exec-sync', 'timer-loop'] })
-    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call').stage).toBe('kill')
-    expect(outcomeOf(run, 'exec-sync.test.ts > runs in a fresh worker after the kill').status).toBe('passed')
+    expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call')).toMatchObject({ stage: 'kill', reason: 'child-killed' })
+    expect(outcomeOf(run, 'exec-sync.test.ts > runs in the same worker once the child it waited on was killed').status).toBe('passed')
     expect(hangOf(run, 'timer-loop.test.ts', 'spins inside a timer callback').location).toMatchObject({ line: 6 })
     expect(outcomeOf(run, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
     expect(run.tests.size).toBe(6)

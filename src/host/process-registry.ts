@@ -52,6 +52,11 @@ export function killAllWorkers(): void {
   workers.clear()
 }
 
+/** The worker processes alive now: never mistaken for a test's children. */
+export function liveWorkerPids(): ReadonlySet<number> {
+  return new Set(workers.keys())
+}
+
 /** Journals of the workers alive now: what they ran, even when they could not tell Vitest (blocked in a system call). */
 export function liveJournals(): string[] {
   return [...workers.values()]

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events'
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_RESUME, type ResumePlan, type RunLine } from '../shared/journal.js'
-import { childrenStartedSince, descendantsOf, killTree } from '../shared/process-tree.js'
+import { CHILD_MARK } from '../shared/child-mark.js'
+import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, type ResumePlan, type RunLine } from '../shared/journal.js'
+import { descendantsOf, killTree } from '../shared/process-tree.js'
 import type { Stop } from '../shared/stop.js'
 import { GroupForksWorker, GroupVmForksWorker, type GroupLeaderWorker } from './group-forks-worker.js'
 import { InspectorOutput } from './ladder/inspector-output.js'
@@ -52,6 +53,8 @@ interface Child {
   worker: AnyWorker
   dir: string
   journal: string
+  /** The main process's notes for the worker (shared/journal.ts, HostNote). */
+  notes: string
   /** Forks: its stderr, with the inspector's own lines taken out. */
   output: InspectorOutput | null
   watch: WorkerWatch | null
@@ -160,9 +163,11 @@ export class RespawningWorker implements PoolWorker {
     const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
     registerScratch(dir)
     const journal = join(dir, 'journal.jsonl')
+    const notes = join(dir, 'notes.jsonl')
     // Only what the watchdog sets: a VITEST_WATCHDOG_* in the user's environment must not reach the worker.
-    const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal }
+    const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal, [ENV_NOTES]: notes }
     delete env[ENV_RESUME]
+    delete env[CHILD_MARK]
     delete env[ENV_HOST_INSPECTOR]
     if (this.hostInspector) env[ENV_HOST_INSPECTOR] = '1'
     if (plan) {
@@ -184,7 +189,7 @@ export class RespawningWorker implements PoolWorker {
       output = new InspectorOutput(forks.stderr)
       forks.stderr = output
     }
-    return { worker, dir, journal, journalFrom: 0, output, watch: null, queue: [] }
+    return { worker, dir, journal, notes, journalFrom: 0, output, watch: null, queue: [] }
   }
 
   /**
@@ -226,6 +231,7 @@ export class RespawningWorker implements PoolWorker {
     const logger = this.options.project.vitest.logger
     return new WorkerWatch(child.journal, target, {
       root: this.options.project.config.root,
+      note: (note) => appendFileSync(child.notes, `${JSON.stringify(note)}\n`),
       log: (message) => logger.errorStream.write(`${message}\n`),
       kill: (stop, run, abandon) => void this.kill(child, stop, run, abandon),
     })
@@ -241,9 +247,9 @@ export class RespawningWorker implements PoolWorker {
       killTree(pid)
       return
     }
-    // Threads: the children started since the run began go first, so a
-    // blocked execSync returns and the thread can take the terminate.
-    for (const childPid of childrenStartedSince(process.pid, run.at)) killTree(childPid)
+    // Threads: the thread's own children go first (a blocked execSync then
+    // returns and the thread can take the terminate), and no other thread's.
+    for (const childPid of child.watch?.target.ownChildren(run.at) ?? []) killTree(childPid)
     if (abandon) {
       // Terminating a thread that spins inside an async callback can abort the
       // whole process: it is left spinning, unref'd, and must not keep the run alive.

@@ -23,6 +23,20 @@ export const ENV_RESUME = 'VITEST_WATCHDOG_RESUME'
  */
 export const ENV_HOST_INSPECTOR = 'VITEST_WATCHDOG_HOST_INSPECTOR'
 
+/**
+ * Worker environment: where the main process leaves notes for the worker, the
+ * other way round from the journal. Read by the worker only when a run ends
+ * past its deadline (rare): what the main process did to end it.
+ */
+export const ENV_NOTES = 'VITEST_WATCHDOG_NOTES'
+
+/** The main process killed the child processes run `seq` was blocked on. */
+export interface HostNote {
+  kind: 'freed'
+  seq: number
+  pids: number[]
+}
+
 export const JOURNAL_VERSION = 1
 
 export type SuiteHookKind = 'beforeAll' | 'afterAll'

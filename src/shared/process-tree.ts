@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { CHILD_MARK } from './child-mark.js'
 
 /** Parent pid of every process we can see. /proc on Linux (no spawn), `ps` elsewhere. */
 function parentTable(): Map<number, number> {
@@ -7,14 +8,9 @@ function parentTable(): Map<number, number> {
   try {
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue
-      try {
-        // The command name in field 2 may contain spaces and parentheses: parse after the last ')'.
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        table.set(Number(name), Number(fields[1]))
-      } catch {
-        // The process exited while we were reading: it has no descendants to kill.
-      }
+      // Gone while we were reading: it has no descendants to kill.
+      const fields = statFields(Number(name))
+      if (fields) table.set(Number(name), Number(fields[1]))
     }
     if (table.size > 0) return table
   } catch {
@@ -47,22 +43,6 @@ export function descendantsOf(root: number): number[] {
   return found
 }
 
-/**
- * SIGKILL every descendant. A hung test's children are not asked politely:
- * the test already ignored its abort signal, and a child blocked on the test
- * (a `sleep` under execSync) has nothing to clean up.
- * Children are stopped first (SIGSTOP) so none can fork a new one between the
- * listing and the kill.
- */
-export function killDescendants(root: number): number[] {
-  const pids = descendantsOf(root)
-  for (const pid of pids) trySignal(pid, 'SIGSTOP')
-  const late = descendantsOf(root).filter((pid) => !pids.includes(pid))
-  const all = [...pids, ...late]
-  for (const pid of all) trySignal(pid, 'SIGKILL')
-  return all
-}
-
 function trySignal(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal)
@@ -85,13 +65,38 @@ export function killTree(pid: number, known: readonly number[] = []): void {
 }
 
 /**
- * Children of `pid` started at or after `sinceEpochMs` (from /proc: start
- * time in clock ticks since boot). Under the threads pool every test thread
- * shares one process, and a child blocked under execSync is known to no
- * JavaScript object: the children started since the stuck test began are the
- * best guess at its own.
+ * Descendants of `root` whose environment carries the child mark `mark`
+ * (shared/child-mark.ts), or starts with it: `<pid>:<threadId>:` for every
+ * child of one worker, `<pid>:<threadId>:sync` for the ones it waits on.
+ * Read from /proc (Linux); elsewhere none is found, and the caller falls back
+ * to killing the worker.
  */
-export function childrenStartedSince(pid: number, sinceEpochMs: number): number[] {
+export function markedDescendants(root: number, mark: string): number[] {
+  return descendantsOf(root).filter((pid) => markOf(pid)?.startsWith(mark))
+}
+
+/** The child mark in a process's environment, or null (none, or not readable). */
+function markOf(pid: number): string | null {
+  try {
+    const environ = `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`
+    const at = environ.indexOf(`\0${CHILD_MARK}=`)
+    if (at === -1) return null
+    const start = at + CHILD_MARK.length + 2
+    const end = environ.indexOf('\0', start)
+    return environ.slice(start, end === -1 ? undefined : end)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Direct children of `parent` that carry no child mark and started at or
+ * after `sinceEpochMs` (from /proc: start time in clock ticks since boot),
+ * except `exclude`. Where a synchronous call could not be marked (the vm
+ * pools give test files their own copy of node:child_process), the children
+ * started since a blocked run began are the best guess at the one it waits on.
+ */
+export function unmarkedChildrenSince(parent: number, sinceEpochMs: number, exclude: ReadonlySet<number> = new Set()): number[] {
   const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ: 100 on every Linux that Node supports.
   let bootSeconds: number
   try {
@@ -102,15 +107,25 @@ export function childrenStartedSince(pid: number, sinceEpochMs: number): number[
     return []
   }
   const found: number[] = []
-  for (const [child, parent] of parentTable()) {
-    if (parent !== pid) continue
-    try {
-      const stat = readFileSync(`/proc/${child}/stat`, 'utf8')
-      const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
-      if ((bootSeconds + ticks / CLOCK_TICKS_PER_SECOND) * 1000 >= sinceEpochMs - 1_000) found.push(child)
-    } catch {
-      // Gone.
-    }
+  for (const [child, ppid] of parentTable()) {
+    if (ppid !== parent || exclude.has(child) || markOf(child) !== null) continue
+    const ticks = Number(statFields(child)?.[19])
+    // A tick is 10 ms: one second of slack for the start time's rounding.
+    if (Number.isFinite(ticks) && (bootSeconds + ticks / CLOCK_TICKS_PER_SECOND) * 1000 >= sinceEpochMs - 1_000) found.push(child)
   }
   return found
+}
+
+/**
+ * The fields of /proc/<pid>/stat after the command name (field 3 on), or
+ * null. The name in field 2 may contain spaces and parentheses: parse after
+ * the last ')'.
+ */
+export function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return null
+  }
 }

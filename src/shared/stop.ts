@@ -29,6 +29,8 @@ export type StopReason =
   | 'interrupted'
   /** Stage kill: the thread did not answer the inspector: blocked in a system call or a native addon. */
   | 'blocked-outside-js'
+  /** Stage kill: blocked waiting on a child process (execSync): that child was killed, the call returned, the worker goes on. */
+  | 'child-killed'
   /** Stage kill: stuck in a timer, I/O or hook callback, where terminating JavaScript would crash Node. */
   | 'unsafe-async-callback'
   /** Stage kill: could not tell whether terminating was safe, or the termination was not confirmed. */
@@ -38,7 +40,7 @@ export type StopReason =
   /** The worker died by itself (a crash, process.exit, a signal): not a stop of the watchdog's. */
   | 'crashed'
 
-export const STOP_REASONS: readonly StopReason[] = ['settled-after-abort', 'never-settled', 'interrupted', 'blocked-outside-js', 'unsafe-async-callback', 'unconfirmed', 'inspector-unavailable', 'crashed']
+export const STOP_REASONS: readonly StopReason[] = ['settled-after-abort', 'never-settled', 'interrupted', 'blocked-outside-js', 'child-killed', 'unsafe-async-callback', 'unconfirmed', 'inspector-unavailable', 'crashed']
 
 export interface Stop {
   /** What was stopped, as the message's first words: "Test", 'Hook "beforeEach" of test "x"', 'Import of "a.test.ts"'. */
@@ -95,6 +97,8 @@ function reasonText(stop: Stop): string {
       return `${stop.hadSignal ? `Its signal was aborted and ignored for ${stop.grace}ms` : `It was still running ${stop.grace}ms after its budget`}, so the running JavaScript was terminated; the worker goes on.`
     case 'blocked-outside-js':
       return 'The test thread did not pause within the grace period: it is blocked outside JavaScript (a system call such as execSync, or a native addon), so the worker was killed.'
+    case 'child-killed':
+      return 'It was blocked in a system call waiting on a child process (execSync, spawnSync): that process was killed, so the call returned; the worker goes on.'
     case 'unsafe-async-callback':
       return stop.abandoned
         ? `It was stuck inside a timer, I/O or hook callback (async id ${stop.asyncId}), where terminating the thread could abort the whole process, so the thread was abandoned: it keeps spinning, unref'd, until the run ends.`

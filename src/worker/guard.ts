@@ -17,7 +17,7 @@ import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import type { Budget } from './budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from '../shared/clock.js'
-import { append, flush } from './journal.js'
+import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
 /**
@@ -69,6 +69,8 @@ interface Active {
   spec: GuardSpec
   /** When it started, for the elapsed time reported. */
   began: number
+  /** When its clocks started: its start, or a restart after a concurrent sibling had the thread. */
+  clockAt: number
   outcome: Outcome | undefined
   /** First come, first served: an outcome after a claim is ignored, the verdict is not. */
   finish(outcome: Outcome): void
@@ -83,6 +85,8 @@ let sequence = 0
 
 export class Guard {
   private readonly active = new Map<number, Active>()
+  /** Notes of the main process already taken by a run (see freedByHost). */
+  private readonly notesTaken = new Set<string>()
 
   /** Runs `fn` in a fresh microtask under the ladder; resolves or rejects as it does, or with the stop. */
   async run<T>(spec: GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
@@ -92,6 +96,7 @@ export class Guard {
       seq: ++sequence,
       spec,
       began: absoluteNow(),
+      clockAt: absoluteNow(),
       outcome: undefined,
       claim: null,
       aborted: false,
@@ -142,6 +147,11 @@ export class Guard {
       throw this.stopped(me, 'abort', 'never-settled')
     }
     if (outcome.kind === 'verdict') throw this.stopped(me, 'interrupt', 'interrupted')
+    // Ended past its deadline: the main process may have killed the child it was blocked on.
+    if (spec.budget.ms > 0 && absoluteNow() >= me.clockAt + spec.budget.ms + spec.grace && this.freedByHost(me, outcome)) {
+      this.restartSiblings(me)
+      throw this.stopped(me, 'kill', 'child-killed')
+    }
     // Settled after the abort, within grace: the abort stage stopped it.
     if (me.aborted) throw this.stopped(me, 'abort', 'settled-after-abort')
     if (!outcome.ok) throw outcome.error
@@ -151,6 +161,7 @@ export class Guard {
   /** The abort stage at the budget; its end at budget + grace, which fires only if the thread is idle. */
   private arm(me: Active): void {
     const { budget, grace } = me.spec
+    me.clockAt = absoluteNow()
     if (budget.ms === 0) return
     me.abortTimer = unrefTimer(() => {
       if (me.outcome || me.claim || me.aborted) return
@@ -194,17 +205,39 @@ export class Guard {
       fallback: unrefTimer(() => this.deliver(culprit.seq), DELIVERY_FALLBACK_MS),
     }
     this.disarm(culprit)
-    // Its siblings lost the thread while it spun: their clocks start again,
-    // so that time is not counted against them.
+    this.restartSiblings(culprit)
+    return { state: 'claimed', seq: culprit.seq, location: mapped.location, stack: mapped.stack, concurrent }
+  }
+
+  /**
+   * Whether `me` is the run whose blocked child the main process killed. The
+   * main process cannot tell which of several concurrent runs was blocked (no
+   * JavaScript ran): its note names the run whose deadline passed. The run
+   * whose execSync failed with the killed child's pid is the one; failing
+   * that, the run the note names. Each note is taken once.
+   */
+  private freedByHost(me: Active, outcome: Outcome): boolean {
+    const pid = outcome.kind === 'settled' && !outcome.ok ? (outcome.error as { pid?: unknown } | null)?.pid : undefined
+    const notes = hostNotes().filter((note) => !this.notesTaken.has(note.pids.join(',')))
+    const note = notes.find((n) => typeof pid === 'number' && n.pids.includes(pid)) ?? notes.find((n) => n.seq === me.seq && typeof pid !== 'number')
+    if (!note) return false
+    this.notesTaken.add(note.pids.join(','))
+    return true
+  }
+
+  /**
+   * `culprit`'s siblings lost the thread while it was stuck: their clocks
+   * start again, so that time is not counted against them. On disk before the
+   * stop ends: the main process must not stop a sibling on its old deadline.
+   */
+  private restartSiblings(culprit: Active): void {
     for (const other of this.active.values()) {
       if (other === culprit || other.outcome || other.claim || other.aborted) continue
       this.disarm(other)
       this.arm(other)
       append({ kind: 'restart', seq: other.seq, at: Date.now() })
     }
-    // On disk before this stop ends: the main process must not stop a sibling on its old deadline.
     flush()
-    return { state: 'claimed', seq: culprit.seq, location: mapped.location, stack: mapped.stack, concurrent }
   }
 
   /** The endpoint's `deliver`: the claimed run's JavaScript was terminated; it fails at stage interrupt. */

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
-import { ENV_JOURNAL, ENV_RESUME, JOURNAL_VERSION, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
@@ -117,6 +117,30 @@ export function journalResult(test: RunnerTestCase): void {
     ...(annotations?.length ? { annotations } : {}),
     ...(artifacts?.length ? { artifacts } : {}),
   })
+}
+
+/** The main process's notes to this worker (shared/journal.ts, HostNote). */
+export function hostNotes(): HostNote[] {
+  const file = process.env[ENV_NOTES]
+  if (!file) return []
+  try {
+    return parseNotes(readFileSync(file, 'utf8'))
+  } catch {
+    return []
+  }
+}
+
+function parseNotes(text: string): HostNote[] {
+  const notes: HostNote[] = []
+  for (const line of text.split('\n')) {
+    try {
+      const note = JSON.parse(line) as HostNote
+      if (note?.kind === 'freed') notes.push(note)
+    } catch {
+      // Cut short, or empty.
+    }
+  }
+  return notes
 }
 
 let plan: ResumePlan | null | undefined

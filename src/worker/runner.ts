@@ -27,6 +27,7 @@ import { closeJournal, journalResult, journalTest, notRunOf, restoredResult, res
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
+import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
@@ -65,6 +66,7 @@ export default class WatchdogRunner extends TestRunner {
     this.standDown = debuggerAttached() || config.inspector?.enabled === true
     // Before any test file is imported, so every resource a test creates goes through the wrapped APIs.
     if (this.setup().settings.leaks !== 'off') installLeakTracking()
+    installChildMarks()
     if (!this.standDown) {
       // The watchdog owns the default timeouts: with Vitest's own timers
       // switched off, a test or hook gets the ladder at its budget instead of

@@ -19,8 +19,7 @@ const AROUND_A_SESSION = [/^For help, see: https:\/\/nodejs\.org\/en\/docs\/insp
 export class InspectorOutput extends Writable {
   /** Set while the watchdog owns the worker's inspector (from its SIGUSR1 to its close). */
   private owned = false
-  private waiting: ((url: string) => void) | null = null
-  private lateUrl: ((url: string) => void) | null = null
+  private onUrl: ((url: string) => void) | null = null
   /** A user opened the inspector: stand down. */
   userDebugger = false
 
@@ -28,21 +27,16 @@ export class InspectorOutput extends Writable {
     super()
   }
 
-  /** The watchdog is about to open the inspector: resolves with its URL. */
-  expectUrl(): Promise<string> {
+  /** The watchdog is about to open the inspector: `onUrl` gets its URL, whenever it comes. */
+  expectUrl(onUrl: (url: string) => void): void {
     this.owned = true
-    return new Promise((resolve) => (this.waiting = resolve))
-  }
-
-  /** A URL that comes after the watchdog stopped waiting (the thread was blocked then): close that inspector. */
-  onLateUrl(handler: (url: string) => void): void {
-    this.lateUrl = handler
+    this.onUrl = onUrl
   }
 
   /** The watchdog closed the inspector: later lines are not its own. */
   release(): void {
     this.owned = false
-    this.waiting = null
+    this.onUrl = null
   }
 
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -64,10 +58,7 @@ export class InspectorOutput extends Writable {
         this.userDebugger = true
         return true
       }
-      const waiting = this.waiting
-      this.waiting = null
-      if (waiting) waiting(url)
-      else this.lateUrl?.(url)
+      this.onUrl?.(url)
       return false
     }
     return !(this.owned && AROUND_A_SESSION.some((pattern) => pattern.test(line)))

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { endpointCall } from '../../shared/endpoint.js'
+import { childMark } from '../../shared/child-mark.js'
+import { markedDescendants, statFields, unmarkedChildrenSince } from '../../shared/process-tree.js'
+import { liveWorkerPids } from '../process-registry.js'
 import type { StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import { InspectorTimeoutError, WebSocketClient, WorkerThreadClient, type CdpClient } from './cdp-client.js'
@@ -23,6 +25,12 @@ export interface InspectorTarget {
   readonly userDebugger: boolean
   /** Why the thread could not be reached: the reason the kill is reported with. */
   unreachableReason(): StopReason
+  /** The stop is over: nothing it opened stays open. */
+  release(): Promise<void>
+  /** The children the thread waits on synchronously (execSync) while run started at `runAt` is blocked: killing them frees it. */
+  blockingChildren(runAt: number): number[]
+  /** Every child the thread spawned (the run started at `runAt` included): they die with it. */
+  ownChildren(runAt: number): number[]
 }
 
 /** Closing the inspector from inside, on the worker's next turn (see Endpoint.closeInspector); sent without waiting. */
@@ -38,9 +46,9 @@ const KEEP_INSPECTOR = endpointCall('keepInspector')
 const CLOSED_BOUND_MS = 500
 
 /**
- * A URL printed after the watchdog stopped waiting for it (the thread was
- * blocked in a system call when SIGUSR1 came, and came back later): connected
- * to only to close that inspector again. A second covers a local handshake.
+ * An inspector whose URL came after its stop no longer needed it (the thread
+ * was blocked in a system call when SIGUSR1 came, and came back later) is
+ * connected to only to close it again. A second covers a local handshake.
  */
 const LATE_CLOSE_BOUND_MS = 1_000
 
@@ -54,42 +62,49 @@ const LATE_CLOSE_BOUND_MS = 1_000
 export class ProcessTarget implements InspectorTarget {
   readonly kind = 'process'
   private urlCame = true
-  /** The inspector's URL while it is open (between the watchdog's SIGUSR1 and its close). */
+  /** The inspector's URL while it is open (from its SIGUSR1 until it is seen closed). */
   private url: string | null = null
+  private waiting: ((url: string) => void) | null = null
+  private session: CdpClient | null = null
 
-  constructor(private readonly pid: number, private readonly output: InspectorOutput) {
-    output.onLateUrl((url) => void this.closeLate(url))
-  }
+  constructor(private readonly pid: number, private readonly output: InspectorOutput) {}
 
   get userDebugger(): boolean {
     return this.output.userDebugger
   }
 
   async open(boundMs: number): Promise<CdpClient> {
-    if (this.url) {
-      try {
-        const client = await WebSocketClient.connect(this.url, boundMs)
-        client.fire('Runtime.evaluate', { expression: KEEP_INSPECTOR })
-        return client
-      } catch {
-        // Closed since: open it again.
-        this.url = null
-      }
-    }
     const started = Date.now()
-    const url = this.output.expectUrl()
-    this.urlCame = false
-    process.kill(this.pid, 'SIGUSR1')
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const found = await Promise.race([url, new Promise<null>((resolve) => (timer = unrefTimer(() => resolve(null), boundMs)))])
-    realClearTimeout(timer!)
-    if (!found) throw new InspectorTimeoutError('SIGUSR1 (no inspector URL on stderr)', boundMs)
-    this.urlCame = true
-    this.url = found
-    return WebSocketClient.connect(found, Math.max(1, boundMs - (Date.now() - started)))
+    if (!this.url) {
+      // The URL may come long after the signal (a thread blocked in a call
+      // starts its inspector once the call returns): it is kept when it does.
+      const came = new Promise<string>((resolve) => (this.waiting = resolve))
+      this.output.expectUrl((url) => {
+        this.url = url
+        this.urlCame = true
+        this.waiting?.(url)
+        this.waiting = null
+      })
+      this.urlCame = false
+      process.kill(this.pid, 'SIGUSR1')
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const found = await Promise.race([came, new Promise<null>((resolve) => (timer = unrefTimer(() => resolve(null), boundMs)))])
+      realClearTimeout(timer!)
+      if (!found) throw new InspectorTimeoutError('SIGUSR1 (no inspector URL on stderr)', boundMs)
+    }
+    try {
+      this.session = await WebSocketClient.connect(this.url!, Math.max(1, boundMs - (Date.now() - started)))
+    } catch (error) {
+      // Closed since: the next open signals again.
+      this.url = null
+      throw error
+    }
+    this.session.fire('Runtime.evaluate', { expression: KEEP_INSPECTOR })
+    return this.session
   }
 
   async close(client: CdpClient, final: boolean): Promise<void> {
+    if (this.session === client) this.session = null
     if (!final) return client.close()
     client.fire('Runtime.evaluate', { expression: CLOSE_INSPECTOR })
     // Closed when the worker's inspector drops the connection; otherwise it stays known, for the next stop.
@@ -98,6 +113,17 @@ export class ProcessTarget implements InspectorTarget {
       this.output.release()
     }
     await client.close()
+  }
+
+  /** The stop is over: an inspector it opened and no session uses (its URL came late) is closed. */
+  async release(): Promise<void> {
+    if (!this.url || this.session) return
+    try {
+      await this.close(await WebSocketClient.connect(this.url, LATE_CLOSE_BOUND_MS), true)
+    } catch {
+      // The worker is gone, or going: its inspector with it.
+      this.url = null
+    }
   }
 
   /**
@@ -109,12 +135,13 @@ export class ProcessTarget implements InspectorTarget {
     return !this.urlCame && processState(this.pid) === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
   }
 
-  private async closeLate(url: string): Promise<void> {
-    try {
-      await this.close(await WebSocketClient.connect(url, LATE_CLOSE_BOUND_MS), true)
-    } catch {
-      // The worker is gone, or going: its inspector with it.
-    }
+  blockingChildren(runAt: number): number[] {
+    const marked = markedDescendants(this.pid, childMark(this.pid, 0, 'sync'))
+    return marked.length > 0 ? marked : unmarkedChildrenSince(this.pid, runAt)
+  }
+
+  ownChildren(): number[] {
+    return markedDescendants(this.pid, `${this.pid}:0:`)
   }
 }
 
@@ -136,14 +163,20 @@ export class ThreadTarget implements InspectorTarget {
   unreachableReason(): StopReason {
     return 'blocked-outside-js'
   }
+
+  async release(): Promise<void> {}
+
+  blockingChildren(runAt: number): number[] {
+    const marked = markedDescendants(process.pid, childMark(process.pid, this.threadId, 'sync'))
+    return marked.length > 0 ? marked : unmarkedChildrenSince(process.pid, runAt, liveWorkerPids())
+  }
+
+  ownChildren(runAt: number): number[] {
+    return [...markedDescendants(process.pid, `${process.pid}:${this.threadId}:`), ...this.blockingChildren(runAt)]
+  }
 }
 
 /** The process's state letter from /proc (R running, S sleeping, D disk wait...); '' where there is no /proc. */
 function processState(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-  } catch {
-    return ''
-  }
+  return statFields(pid)?.[0] ?? ''
 }

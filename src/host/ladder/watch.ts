@@ -15,7 +15,8 @@
  */
 import { relative } from 'node:path'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
-import type { JournalLine, RunLine } from '../../shared/journal.js'
+import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
+import { killTree } from '../../shared/process-tree.js'
 import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
 import { interrupt, type Decision, type Link } from './interrupt.js'
 import { JournalTail } from './journal-tail.js'
@@ -47,6 +48,8 @@ const LOOK_AGAIN_MS = 100
 const MAX_LOOKS = 3
 
 export interface WatchOwner {
+  /** Leaves a note the worker reads when a run ends past its deadline (shared/journal.ts, HostNote). */
+  note(note: HostNote): void
   /** Stage kill: the pool worker kills the worker (or terminates or abandons the thread) and resumes the file. */
   kill(stop: Stop, run: RunLine, abandon: boolean): void
   /** A line for the user (SLOW, standing down), on Vitest's error stream. */
@@ -91,7 +94,7 @@ export class WorkerWatch {
   private disposed = false
   private announcedStandDown = false
 
-  constructor(journal: string, private readonly target: InspectorTarget, private readonly owner: WatchOwner) {
+  constructor(journal: string, readonly target: InspectorTarget, private readonly owner: WatchOwner) {
     this.tail = new JournalTail(journal)
     watches.add(this)
     startTicker()
@@ -178,7 +181,9 @@ export class WorkerWatch {
       .catch((error: unknown) => this.owner.log(`vitest-watchdog: could not stop ${run.line.name}: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         this.stopping--
-        if (this.stopping === 0 && !this.anyPastBudget()) void this.closeLink()
+        // Not awaited: a worker already blocked in its next test closes its
+        // inspector late, and the next stop must not wait for that.
+        if (this.stopping === 0 && !this.anyPastBudget()) void this.closeLink().then(() => this.target.release())
       })
   }
 
@@ -206,12 +211,26 @@ export class WorkerWatch {
       return
     }
     let previous: string | undefined
+    let freed = false
     for (let look = 0; look < MAX_LOOKS; look++) {
       const link = await this.openLink()
       if (!this.due(seq, clockAt)) return
-      if (!link) return this.kill(seq, { reason: this.target.unreachableReason(), location: null, stack: '' })
-      const decision: Decision = await interrupt(link, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
+      const blocked = !link ? { seq, reason: this.target.unreachableReason(), location: null, stack: '' } : null
+      const decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
+      if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && !freed) {
+        // Blocked on a child it waits for (execSync): kill that child, the
+        // call returns, and the worker, its coverage and the rest of the file
+        // live on. The run then ends by itself (the worker reports the stop
+        // from the note), or its thread answers the next look.
+        freed = this.freeBlocked(decision.seq)
+        if (freed) {
+          await this.closeLink(false)
+          await this.settleAfterFreeing(seq, clockAt)
+          if (!this.due(seq, clockAt)) return
+          continue
+        }
+      }
       if (decision.kind === 'kill') return this.kill(decision.seq, decision)
       previous = decision.where
       // Look again on a fresh session: closing this one resumes the thread and drops a pending pause or step.
@@ -220,6 +239,21 @@ export class WorkerWatch {
       if (!this.due(seq, clockAt)) return
     }
     this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
+  }
+
+  /** Kills the children run `seq`'s thread is blocked on, after leaving the worker a note. False: there were none. */
+  private freeBlocked(seq: number): boolean {
+    const pids = this.target.blockingChildren(this.runs.get(seq)?.line.at ?? Date.now())
+    if (pids.length === 0) return false
+    this.owner.note({ kind: 'freed', seq, pids })
+    for (const pid of pids) killTree(pid)
+    return true
+  }
+
+  /** Waits, bounded, for the freed run to end by itself. */
+  private async settleAfterFreeing(seq: number, clockAt: number): Promise<void> {
+    const until = Date.now() + RESPONSIVE_BOUND_MS
+    while (Date.now() < until && this.due(seq, clockAt)) await new Promise((resolve) => unrefTimer(() => resolve(null), TAIL_TICK_MS))
   }
 
   /** Opens the session and enables the Debugger, once; null when the thread did not answer in time. */
