@@ -68,7 +68,7 @@ export function append(line: JournalLine, now = false): void {
     text = JSON.stringify(line)
   } catch {
     // A result that cannot be serialized (a cycle, a BigInt): keep the line, drop what cannot be written.
-    text = JSON.stringify(line, safeReplacer())
+    text = JSON.stringify(jsonSafe(line))
   }
   pending.push(text + '\n')
   if (now) flush()
@@ -90,15 +90,23 @@ export function flush(): void {
   }
 }
 
-function safeReplacer(): (key: string, value: unknown) => unknown {
-  const seen = new WeakSet<object>()
-  return (_key, value) => {
-    if (typeof value === 'bigint') return `${value}n`
-    if (value && typeof value === 'object') {
-      if (seen.has(value)) return '[Circular]'
-      seen.add(value)
-    }
-    return value
+/**
+ * A copy that JSON can take: a BigInt becomes its string ("10n"), a reference
+ * to an object being copied (a cycle) becomes "[Circular]". Only a cycle: the
+ * same object reached twice by different paths is copied twice.
+ */
+function jsonSafe(value: unknown, path: Set<object> = new Set()): unknown {
+  if (typeof value === 'bigint') return `${value}n`
+  if (!value || typeof value !== 'object') return value
+  if (path.has(value)) return '[Circular]'
+  path.add(value)
+  try {
+    if (Array.isArray(value)) return value.map((item) => jsonSafe(item, path))
+    const copy: Record<string, unknown> = {}
+    for (const [key, item] of Object.entries(value)) copy[key] = jsonSafe(item, path)
+    return copy
+  } finally {
+    path.delete(value)
   }
 }
 
