@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
+import { forgetDir, forgetWorker, reapDir, reapWorker } from './reaper.js'
 
 /**
  * Every worker process the watchdog's pool has started and not yet stopped.
@@ -8,12 +9,11 @@ import { descendantsOf, killTree } from '../shared/process-tree.js'
  * its workers first; the workers lead their own process groups, so the
  * terminal's or CI's signal does not reach them either. The 'exit' hook
  * below runs synchronously on that exit and kills each worker with
- * everything it spawned. (If the main process dies without an 'exit' event,
- * SIGKILL for instance, each worker's helper thread notices it was orphaned
- * and kills its own tree: see worker/helper.ts.)
+ * everything it spawned. If the main process dies without an 'exit' event
+ * (SIGKILL, a crash), the reaper (reaper.ts) does the same.
  */
 const workers = new Map<number, string>()
-/** Each worker's scratch directory (journal, kill log, resume plan): removed with the worker, or on exit. */
+/** Each worker's scratch directory (journal, notes, resume plan): removed with the worker, or on exit. */
 const scratchDirs = new Set<string>()
 let hooked = false
 
@@ -29,22 +29,26 @@ function hookExit(): void {
 
 export function registerScratch(dir: string): void {
   scratchDirs.add(dir)
+  reapDir(dir)
   hookExit()
 }
 
 export function removeScratch(dir: string): void {
   rmSync(dir, { recursive: true, force: true })
   scratchDirs.delete(dir)
+  forgetDir(dir)
 }
 
 /** `journal`: the worker's journal file (shared/resume.ts), read when the run is stopped from outside. */
 export function registerWorker(pid: number, journal: string): void {
   workers.set(pid, journal)
+  reapWorker(pid)
   hookExit()
 }
 
 export function unregisterWorker(pid: number): void {
   workers.delete(pid)
+  forgetWorker(pid)
 }
 
 export function killAllWorkers(): void {
