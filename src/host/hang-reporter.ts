@@ -65,7 +65,7 @@ export class HangReporter implements Reporter {
   onInit(vitest: Vitest): void {
     this.vitest = vitest
     if (this.options.outputFile) {
-      this.file = new ReportFile(resolve(vitest.config.root, this.options.outputFile))
+      this.file = new ReportFile(resolve(vitest.config.root, this.options.outputFile), (message) => vitest.logger.error(message))
       this.write()
     }
     // A run killed from outside (Vitest exits on SIGINT/SIGTERM) still leaves a

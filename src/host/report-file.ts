@@ -1,20 +1,40 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import type { WatchdogReport } from '../shared/report.js'
 
 /**
- * The JSON report on disk. Each write goes to a temporary file that is then
- * renamed over the report, so a reader (or a CI job killed mid-run) always
- * finds a complete, parseable file.
+ * The JSON report on disk. Each write goes to a temporary file beside it
+ * (an unpredictable name: nobody can plant a link there) that is then renamed
+ * over the report, so a reader, or a CI job killed mid-run, always finds a
+ * complete, parseable file.
+ *
+ * A report that cannot be written (its folder removed mid-run, a full disk,
+ * `outputFile` naming a directory) never takes Vitest down: the failure is
+ * said once, naming the option and the cause, no temporary file is left, the
+ * run's results stand, and the run fails (the report CI asked for is missing).
  */
 export class ReportFile {
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true })
-  }
+  private failed = false
+
+  constructor(
+    readonly path: string,
+    private readonly onFailure: (message: string) => void,
+  ) {}
 
   write(report: WatchdogReport): void {
-    const temporary = `${this.path}.${process.pid}.tmp`
-    writeFileSync(temporary, JSON.stringify(report, null, 2) + '\n')
-    renameSync(temporary, this.path)
+    const temporary = join(dirname(this.path), `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`)
+    try {
+      mkdirSync(dirname(this.path), { recursive: true })
+      writeFileSync(temporary, JSON.stringify(report, null, 2) + '\n')
+      renameSync(temporary, this.path)
+    } catch (error) {
+      rmSync(temporary, { force: true })
+      if (this.failed) return
+      this.failed = true
+      process.exitCode = 1
+      const cause = error instanceof Error ? error.message : String(error)
+      this.onFailure(`vitest-watchdog: cannot write the report to ${this.path} (option outputFile): ${cause}. The test results stand; the run fails because the report is missing.`)
+    }
   }
 }
