@@ -29,6 +29,14 @@ describe('bad options fail the run at start, naming the option, the value and wh
     expect(outcome.failureMessages[0]).toContain('WatchdogOptionError: vitest-watchdog: invalid meta.killAfter "soon" in meta of describe "integration", inherited by test "integration > would run with a bad budget" (ok.test.ts)')
   })
 
+  test("meta.leaks asking for tracking under watchdog({ leaks: 'off' }) fails its test instead of being silently ignored", async () => {
+    const run = await runFixture('invalid/leaks-off')
+    const outcome = outcomeOf(run, "ok.test.ts > asks for leaks: fail while tracking is off for the run")
+    expect(outcome.status).toBe('failed')
+    expect(outcome.failureMessages[0]).toContain(`WatchdogOptionError: vitest-watchdog: invalid meta.leaks "fail" in meta of test "asks for leaks: fail while tracking is off for the run" (ok.test.ts): expected 'off' while the plugin runs with watchdog({ leaks: 'off' })`)
+    expect(outcomeOf(run, 'ok.test.ts > asks for nothing').status).toBe('passed')
+  })
+
   test('an invalid killAfter() call fails the file where it is written', async () => {
     const run = await runFixture('invalid/helper')
     expect(run.code).toBe(1)

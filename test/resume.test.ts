@@ -16,7 +16,7 @@ test('a result that cannot be serialized (a cycle, a BigInt) keeps its own failu
   const outcome = outcomeOf(run, 'kept.test.ts > fails with a cyclic, BigInt-carrying error')
   expect(outcome.status).toBe('failed')
   expect(outcome.failureMessages[0]).toContain('its own failure')
-  expect(run.report?.hangs.map((hang) => `${hang.test}: ${hang.stage} ${hang.reason}`)).toEqual(['blocks in a system call: kill blocked-outside-js'])
+  expect(run.report?.hangs.filter((hang) => hang.file === 'kept.test.ts').map((hang) => `${hang.test}: ${hang.stage} ${hang.reason}`)).toEqual(['blocks in a system call: kill blocked-outside-js'])
 })
 
 test('finished tests keep their state and annotations; the killed one fails; the rest runs', () => {
@@ -25,4 +25,12 @@ test('finished tests keep their state and annotations; the killed one fails; the
   expect(run.kept['junit.xml']).toContain('a note that must survive the kill')
   expect(hangOf(run, 'kept.test.ts', 'blocks in a system call').stage).toBe('kill')
   expectStatus(run, 'kept.test.ts > runs after the kill', 'passed')
+})
+
+test('a beforeAll that throws when the file resumes keeps the recorded results and the kill; only the tests not run are skipped', () => {
+  expectStatus(run, 'before-all-once.test.ts > passes in the first worker', 'passed')
+  expect(hangOf(run, 'before-all-once.test.ts', 'blocks reading a FIFO')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
+  expectStatus(run, 'before-all-once.test.ts > blocks reading a FIFO', 'failed')
+  expectStatus(run, 'before-all-once.test.ts > would run after the kill', 'skipped')
+  expect(run.output).toContain('Error: beforeAll ran twice')
 })

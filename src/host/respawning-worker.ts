@@ -138,22 +138,24 @@ export class RespawningWorker implements PoolWorker {
   async stop(): Promise<void> {
     this.stopping = true
     const child = this.child
-    child.watch?.dispose()
     if (child.abandoned) {
+      child.watch?.dispose()
       removeScratch(child.dir)
       return
     }
     const pid = pidOf(child)
-    // Listed while the worker is alive: after it exits, its children are re-parented and only its group finds them.
-    const spawned = pid ? descendantsOf(pid) : []
+    // Listed while the worker is alive: after it exits, its children are
+    // re-parented and only its group (or, for a thread, its mark) finds them.
+    const spawned = pid ? descendantsOf(pid) : (child.watch?.target.ownChildren(Date.now()) ?? [])
     try {
       await child.worker.stop()
     } finally {
+      child.watch?.dispose()
       // Whatever the tests spawned and left running dies with the worker.
       if (pid) {
         killTree(pid, spawned)
         unregisterWorker(pid)
-      }
+      } else for (const childPid of spawned) killTree(childPid)
       removeScratch(child.dir)
     }
   }

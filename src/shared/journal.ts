@@ -37,6 +37,9 @@ export interface HostNote {
   pids: number[]
 }
 
+/** Every variable the watchdog's pool sets for a worker (see host/respawning-worker.ts). */
+export const WORKER_ENV = [ENV_JOURNAL, ENV_RESUME, ENV_HOST_INSPECTOR, ENV_NOTES] as const
+
 export const JOURNAL_VERSION = 1
 
 export type SuiteHookKind = 'beforeAll' | 'afterAll'

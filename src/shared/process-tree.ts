@@ -54,7 +54,12 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
 /**
  * Kills a worker process and every process below it: its descendants (found
  * while it is alive), its process group (which still holds the children it
- * left behind after it died), and itself.
+ * left behind after it died), and itself. SIGKILL, not asked politely: the
+ * code already ignored its abort signal, and a child blocked on the test (a
+ * `sleep` under execSync) has nothing to clean up. Descendants are stopped
+ * first so that none forks a new one between the listing and the kill, and
+ * continued last, so that none is ever left stopped (one that a SIGKILL could
+ * not reach, a setuid browser helper say, runs on as it was).
  */
 export function killTree(pid: number, known: readonly number[] = []): void {
   const found = [...new Set([...known, ...descendantsOf(pid)])]
@@ -62,6 +67,7 @@ export function killTree(pid: number, known: readonly number[] = []): void {
   trySignal(-pid, 'SIGKILL')
   for (const child of found) trySignal(child, 'SIGKILL')
   trySignal(pid, 'SIGKILL')
+  for (const child of found) trySignal(child, 'SIGCONT')
 }
 
 /**

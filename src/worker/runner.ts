@@ -15,8 +15,8 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
-import { CRASHED_CODE, LEAK_CODE } from '../shared/errors.js'
-import { ENV_HOST_INSPECTOR, type RecordedTest } from '../shared/journal.js'
+import { CRASHED_CODE, LEAK_CODE, WatchdogOptionError } from '../shared/errors.js'
+import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { resolveBudget, type Budget } from './budget.js'
@@ -52,6 +52,8 @@ export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
   private guard: Guard | undefined
   private readonly signals = new WeakMap<object, GatedSignal>()
+  /** A resumed worker: suites whose beforeAll failed this time, with the error (see wrapHook). */
+  private readonly resumedBeforeAllFailures = new Map<string, unknown>()
   private readonly disposeAtFileEnd: Tracked[] = []
   private readonly defaultTestTimeout: number
   private readonly defaultHookTimeout: number
@@ -61,6 +63,10 @@ export default class WatchdogRunner extends TestRunner {
   constructor(config: SerializedConfig) {
     checkRunnerInternals()
     super(config)
+    // The journal, notes and resume plan belong to the watchdog's own pools,
+    // which set them per worker: under any other pool they can only be
+    // leftovers of an outer environment, never this worker's.
+    if (!String(config.pool).startsWith('watchdog-')) for (const name of WORKER_ENV) delete process.env[name]
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = debuggerAttached() || config.inspector?.enabled === true
@@ -177,10 +183,19 @@ export default class WatchdogRunner extends TestRunner {
     const runner = this
     const suiteLevel = kind === 'beforeAll' || kind === 'afterAll'
     const wrapped = function (this: unknown, ...args: unknown[]) {
-      return runner.guarded(() => {
+      const result = runner.guarded(() => {
         const spec = runner.hookSpec(kind, suite, args)
         return suiteLevel ? { ...spec, suite: { id: suite.id, hook: kind } } : spec
       }, () => hook.apply(this, args))
+      if (kind !== 'beforeAll' || !resumePlan()) return result
+      // A resumed worker runs beforeAll again. If it fails this time (it was
+      // not meant to run twice), Vitest would mark every test of the suite
+      // skipped, the ones the first worker recorded and the stopped one
+      // included: the error is kept for the suite instead, and only the tests
+      // that had not run are skipped (onBeforeRunTask, onAfterRunSuite).
+      return Promise.resolve(result).catch((error: unknown) => {
+        runner.resumedBeforeAllFailures.set(suite.id, error)
+      })
     }
     // Vitest keeps cleanup settings on the hook function itself (symbol keys).
     return Object.assign(wrapped, hook)
@@ -233,6 +248,11 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
+    if (this.failedOnResume(test)) {
+      test.mode = 'skip'
+      test.result = { state: 'skip', note: 'not run: beforeAll failed when the file resumed in a fresh worker' } as RunnerTestCase['result']
+      return
+    }
     const deadline = this.setup().settings.runDeadline
     if (deadline !== null && Date.now() >= deadline) {
       test.mode = 'skip'
@@ -286,8 +306,19 @@ export default class WatchdogRunner extends TestRunner {
     for (const kind of ['beforeAll', 'afterAll']) if (Array.isArray(hooks?.[kind])) hooks[kind]!.length = 0
   }
 
+  /** A beforeAll of one of its suites failed when the file resumed. */
+  private failedOnResume(test: RunnerTestCase): boolean {
+    for (let suite: RunnerTestSuite | undefined = test.suite; suite; suite = suite.suite) if (this.resumedBeforeAllFailures.has(suite.id)) return true
+    return this.resumedBeforeAllFailures.has(test.file.id)
+  }
+
   override async onAfterRunSuite(suite: RunnerTestSuite): Promise<void> {
     await super.onAfterRunSuite(suite)
+    if (this.resumedBeforeAllFailures.has(suite.id) && suite.result) {
+      const error = this.resumedBeforeAllFailures.get(suite.id) as { name?: string; message?: string; stack?: string } | undefined
+      const serialized = { name: error?.name ?? 'Error', message: String(error?.message ?? error), stack: error?.stack ?? '' }
+      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), serialized] }
+    }
     const failure = resumePlan()?.failedSuites?.[suite.id]
     if (failure && failure.kind !== 'beforeAll' && suite.result) {
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), failure.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
@@ -325,6 +356,13 @@ export default class WatchdogRunner extends TestRunner {
   private async checkLeaks(test: RunnerTestCase): Promise<void> {
     try {
       const mode = this.leakMode(test)
+      if (mode !== 'off' && this.setup().settings.leaks === 'off') {
+        // Tracking is installed per worker, before any test file loads, only
+        // when the plugin asks for it: a test cannot turn it on alone.
+        const error = new WatchdogOptionError('meta.leaks', mode, `meta of test "${fullTestName(test)}" (${test.file.name})`, `'off' while the plugin runs with watchdog({ leaks: 'off' }), which turns leak tracking off for the whole run; set the plugin's leaks to 'report' to let tests opt in`)
+        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), { name: error.name, code: error.code, message: error.message, stack: error.stack }] }
+        return
+      }
       if (mode === 'off') return
       const leaked = (await leaksOf(test.id)).filter(createdByUser)
       if (leaked.length === 0) return
