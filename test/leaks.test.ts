@@ -59,3 +59,12 @@ test('the terminal shows a per-test leak summary', () => {
   expect(run.output).toContain('vitest-watchdog: 10 leaked resources in 10 tests')
   expect(run.output).toMatch(/leaky\.test\.ts > leaks a file handle\n\s+FileHandle\s+created at leaky\.test\.ts:45:3: a file handle still open/)
 })
+
+test('a pending timer is a leak at once: the check waits only for resources already closing, and those are not leaks', async () => {
+  const settle = await runFixture('leaks-settle')
+  expect(outcomeOf(settle, 'settle.test.ts > starts right after: the leak check did not wait on a plainly pending interval').status).toBe('passed')
+  expect(settle.report?.leaks.map((leak) => `${leak.test}: ${leak.type}`)).toEqual(['leaks an interval that counts event-loop turns: Interval'])
+  for (const name of ['a socket end()ed without waiting for its close', 'a worker thread whose terminate() is not awaited', 'a file handle whose close() is not awaited']) {
+    expect(outcomeOf(settle, `settle.test.ts > ${name}`).status).toBe('passed')
+  }
+})

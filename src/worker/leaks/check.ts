@@ -1,14 +1,15 @@
 import type { SourceLocation } from '../../shared/errors.js'
 import type { LeakEntry } from '../../shared/report.js'
-import { realSetTimeout } from '../clock.js'
-import { isWatchdogCode } from '../own-files.js'
+import { realSetTimeout } from '../../shared/clock.js'
+import { isWatchdogCode } from '../../shared/own-files.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
- * A resource that is closing when the test ends (a server.close() whose
- * callback has not run, a child that was just killed) is not a leak. The check
+ * A resource that is closing when the test ends (a socket end()ed, a child
+ * that was just killed, a worker being terminated) is not a leak. The check
  * waits up to this long, one macrotask at a time, for such resources to go,
- * and only when some are still alive: a clean test pays nothing.
+ * and only while some are closing: a clean test, and a test whose leaks are
+ * plainly pending (a timer, a listening server), pay nothing.
  */
 const SETTLE_BOUND_MS = 100
 const SETTLE_STEP_MS = 5
@@ -39,7 +40,7 @@ export async function leaksOf(id: string): Promise<Tracked[]> {
     return all.filter(createdByUser)
   }
   let found = alive()
-  for (let waited = 0; found.length > 0 && waited < SETTLE_BOUND_MS; waited += SETTLE_STEP_MS) {
+  for (let waited = 0; found.some((entry) => entry.closing()) && waited < SETTLE_BOUND_MS; waited += SETTLE_STEP_MS) {
     await new Promise((resolve) => realSetTimeout(resolve, SETTLE_STEP_MS))
     found = alive()
   }

@@ -70,7 +70,8 @@ function patchNet(): void {
   const connect = net.Socket.prototype.connect
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
     const socket = this
-    if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES)
+    // end()ed: closes once the other side has its FIN; the check waits for that.
+    if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES, undefined, () => socket.writableEnded)
     return (connect as AnyFn).apply(this, args)
   } as typeof connect
 }
@@ -84,7 +85,11 @@ function patchChildProcess(): void {
     const child = this
     if (child.pid) {
       const pid = child.pid
-      track('ChildProcess', () => child.exitCode === null && child.signalCode === null, 'killed (with its descendants) when the file finished', () => killTree(pid))
+      const running = () => child.exitCode === null && child.signalCode === null
+      // Killed only while it is still running: once it exited, its pid may be another process's.
+      track('ChildProcess', running, 'killed (with its descendants) when the file finished', () => {
+        if (running()) killTree(pid)
+      }, () => child.killed)
     }
     return result
   }
@@ -97,7 +102,15 @@ function patchWorker(): void {
       super(...args)
       let exited = false
       this.once('exit', () => (exited = true))
-      track('Worker', () => !exited, VITEST_LEAVES)
+      track('Worker', () => !exited, VITEST_LEAVES, undefined, () => this.terminating)
+    }
+
+    /** terminate() was called: the thread is on its way out. */
+    terminating = false
+
+    override terminate(): Promise<number> {
+      this.terminating = true
+      return super.terminate()
     }
   }
   ;(workerThreads as { Worker: typeof Original }).Worker = TrackedWorker
@@ -108,14 +121,26 @@ function patchFs(): void {
   ;(fs as { watch: AnyFn }).watch = function (this: unknown, ...args: unknown[]) {
     const watcher = (watch as AnyFn).apply(this, args) as fs.FSWatcher
     let closed = false
+    let closing = false
     watcher.once('close', () => (closed = true))
-    track('FSWatcher', () => !closed, VITEST_LEAVES)
+    const close = watcher.close.bind(watcher)
+    watcher.close = () => {
+      closing = true
+      close()
+    }
+    track('FSWatcher', () => !closed, VITEST_LEAVES, undefined, () => closing)
     return watcher
   }
   const open = fs.promises.open
   ;(fs.promises as { open: AnyFn }).open = async function (this: unknown, ...args: unknown[]) {
     const handle = await (open as AnyFn).apply(this, args) as fs.promises.FileHandle
-    track('FileHandle', () => handle.fd !== -1, VITEST_LEAVES)
+    let closing = false
+    const close = handle.close.bind(handle)
+    handle.close = () => {
+      closing = true
+      return close()
+    }
+    track('FileHandle', () => handle.fd !== -1, VITEST_LEAVES, undefined, () => closing)
     return handle
   }
 }

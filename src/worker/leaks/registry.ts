@@ -16,6 +16,8 @@ export interface Tracked {
   /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks. */
   origin: Error
   alive(): boolean
+  /** Alive, but its end was asked for (close, end, kill, terminate): not a leak if it goes within the settle bound. */
+  closing(): boolean
   /** The watchdog's clean-up of a leaked resource, when it does one. */
   dispose?(): void
   /** What the clean-up does, for the report. */
@@ -34,11 +36,13 @@ export function testEnded(id: string): void {
   runningTests.delete(id)
 }
 
-export function track(type: LeakType, alive: () => boolean, cleanup: string, dispose?: () => void): Tracked | null {
+const NEVER_CLOSING = () => false
+
+export function track(type: LeakType, alive: () => boolean, cleanup: string, dispose?: () => void, closing: () => boolean = NEVER_CLOSING): Tracked | null {
   if (runningTests.size === 0) return null // Created outside any test: a file-level resource, not a test's leak.
   const origin = new Error('created here')
   const owner = runningTests.size === 1 ? [...runningTests][0]! : null
-  const entry: Tracked = { type, owner, running: runningTests.size, origin, alive, cleanup, dispose }
+  const entry: Tracked = { type, owner, running: runningTests.size, origin, alive, closing, cleanup, dispose }
   live.add(entry)
   return entry
 }
