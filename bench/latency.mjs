@@ -1,13 +1,12 @@
-// 2. Interrupt latency: how long after the helper may claim a spinning test
-// (start + killAfter + grace + 200 ms idle margin, see src/worker/guard.ts)
-// the next test of the file starts, in the same worker.
+// 2. Interrupt latency: how long after a spinning test's stop is due
+// (start + killAfter + grace: the main process's deadline, see
+// src/host/ladder/watch.ts) the next test of the file starts, in the same worker.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { configSource, dist, freshDir, log, quantile, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
 
 const KILL_AFTER = 100
 const GRACE = 100
-const IDLE_MARGIN = 200
 
 export function stampHelpers() {
   return [
@@ -58,7 +57,7 @@ export async function latency({ quick }) {
         problems.push(`run ${run}: pair ${i} has no stamp`)
         continue
       }
-      own.push(at[`next${i}`] - (at[`hang${i}`] + KILL_AFTER + GRACE + IDLE_MARGIN))
+      own.push(at[`next${i}`] - (at[`hang${i}`] + KILL_AFTER + GRACE))
     }
     samples.push(...own)
     const reportFile = join(dir, 'watchdog-report.json')

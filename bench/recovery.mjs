@@ -1,24 +1,33 @@
-// 3. Kill recovery: a test blocked in a system call (execSync('sleep 30'))
-// cannot be paused, so the helper kills the worker and the rest of the file
-// runs in a fresh one. Recovery = next test's start - the moment of the kill
-// (start + killAfter + grace + 200 ms idle margin + grace waited for a pause
-// that never comes). Compared, round by round, with plain Vitest starting
-// cold (spawn of the CLI -> first test's start) and with plain Vitest moving
-// to the next file (isolate: a fresh worker; last test of file 1 -> first
-// test of file 2).
+// 3. Kill recovery. Two ways a blocked test ends, each measured from the
+// moment its stop is due (start + killAfter + grace) to the next test's start:
+// - a test blocked on a child (execSync('sleep 30')): the child is killed, the
+//   call returns, the file goes on in the same worker;
+// - a test blocked where no child holds it (a FIFO read): the worker is killed
+//   and the rest of the file runs in a fresh one.
+// Compared, round by round, with plain Vitest starting cold (spawn of the CLI
+// -> first test's start) and with plain Vitest moving to the next file
+// (isolate: a fresh worker; last test of file 1 -> first test of file 2).
+// grace is 500 ms: a thread that does not answer the inspector is declared
+// blocked no sooner than 500 ms after its budget (RESPONSIVE_BOUND_MS in
+// src/host/ladder/watch.ts), so with this grace the stop is due exactly then.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hangPairs, stampHelpers } from './latency.mjs'
 import { configSource, dist, freshDir, log, readStamps, runVitest, withDistRetry, writeTree } from './lib.mjs'
 
 const KILL_AFTER = 100
-const GRACE = 100
-const IDLE_MARGIN = 200
+const GRACE = 500
 
-function killSuite(pairs) {
+function killSuite(pairs, kind) {
+  const child = { imports: ["import { execSync } from 'node:child_process'"], name: 'blocks on a child', hang: "execSync('sleep 30')" }
+  const fifo = {
+    imports: ["import { execFileSync } from 'node:child_process'", "import { readFileSync } from 'node:fs'"],
+    name: 'blocks reading a FIFO',
+    hang: "const fifo = `${process.env.BENCH_STAMPS}.${process.pid}.${Math.random()}.fifo`; execFileSync('mkfifo', [fifo]); readFileSync(fifo)",
+  }
   return {
     'vitest.config.mjs': configSource({ plugin: `watchdog({ killAfter: ${KILL_AFTER}, grace: ${GRACE}, outputFile: 'watchdog-report.json' })` }),
-    'kill.test.ts': hangPairs({ pairs, imports: ["import { execSync } from 'node:child_process'"], name: 'blocks in a system call', hang: "execSync('sleep 30')" }),
+    'kill.test.ts': hangPairs({ pairs, ...(kind === 'child' ? child : fifo) }),
   }
 }
 
@@ -36,22 +45,25 @@ function coldSuite() {
 export async function recovery({ quick }) {
   const pairs = quick ? 2 : 4
   const rounds = quick ? 2 : 4
-  const killDir = freshDir('recovery-kill')
+  const dirs = { child: freshDir('recovery-child'), worker: freshDir('recovery-worker') }
   const coldDir = freshDir('recovery-cold')
-  writeTree(killDir, killSuite(pairs))
+  writeTree(dirs.child, killSuite(pairs, 'child'))
+  writeTree(dirs.worker, killSuite(pairs, 'fifo'))
   writeTree(coldDir, coldSuite())
-  log(`recovery: ${pairs} kills per run, ${rounds} rounds of (kill run, plain cold run)`)
-  const recoveries = []
+  log(`recovery: ${pairs} kills per run, ${rounds} rounds of (child-kill run, worker-kill run, plain cold run)`)
+  const recoveries = { child: [], worker: [] }
   const colds = []
   const switches = []
   const perRound = []
   const problems = []
   const stages = {}
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? ['kill', 'cold'] : ['cold', 'kill']
-    const own = { recovery: [], cold: NaN, fileSwitch: NaN }
+    const kinds = ['child', 'worker', 'cold']
+    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length])
+    const own = { recovery: { child: [], worker: [] }, cold: NaN, fileSwitch: NaN }
     for (const which of order) {
-      if (which === 'kill') {
+      if (which !== 'cold') {
+        const killDir = dirs[which]
         const stamps = join(killDir, `stamps-${round}.txt`)
         const r = await withDistRetry(() => runVitest({ cwd: killDir, config: 'vitest.config.mjs', env: { BENCH_STAMPS: stamps }, timeoutMs: 120_000 }))
         const at = Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value]))
@@ -60,14 +72,14 @@ export async function recovery({ quick }) {
             problems.push(`round ${round}: pair ${i} has no stamp`)
             continue
           }
-          own.recovery.push(at[`next${i}`] - (at[`hang${i}`] + KILL_AFTER + GRACE + IDLE_MARGIN + GRACE))
+          own.recovery[which].push(at[`next${i}`] - (at[`hang${i}`] + KILL_AFTER + GRACE))
         }
         const reportFile = join(killDir, 'watchdog-report.json')
         const report = existsSync(reportFile) ? JSON.parse(readFileSync(reportFile, 'utf8')) : { hangs: [] }
-        for (const h of report.hangs) stages[h.stage] = (stages[h.stage] ?? 0) + 1
+        for (const h of report.hangs) stages[`${h.stage} ${h.reason}`] = (stages[`${h.stage} ${h.reason}`] ?? 0) + 1
         if (r.summary.failed !== pairs || r.summary.passed !== pairs) problems.push(`round ${round}: expected ${pairs} failed + ${pairs} passed, got "${r.summary.line}" (exit ${r.code})`)
         if (r.leftovers.length) problems.push(`round ${round}: ${r.leftovers.length} processes left behind (sleep 30 not killed?)`)
-        log(`  round ${round} kill: ${r.summary.line}; recovery ms ${own.recovery.map((x) => x.toFixed(0)).join(' ')}`)
+        log(`  round ${round} ${which} kill: ${r.summary.line}; recovery ms ${own.recovery[which].map((x) => x.toFixed(0)).join(' ')}`)
       } else {
         const stamps = join(coldDir, `stamps-${round}.txt`)
         const r = await withDistRetry(() => runVitest({ cwd: coldDir, config: 'vitest.config.mjs', env: { BENCH_STAMPS: stamps }, timeoutMs: 60_000 }))
@@ -79,7 +91,8 @@ export async function recovery({ quick }) {
         log(`  round ${round} cold: spawn -> first test ${own.cold.toFixed(0)} ms; file switch ${own.fileSwitch.toFixed(0)} ms`)
       }
     }
-    recoveries.push(...own.recovery)
+    recoveries.child.push(...own.recovery.child)
+    recoveries.worker.push(...own.recovery.worker)
     colds.push(own.cold)
     switches.push(own.fileSwitch)
     perRound.push(own)
@@ -88,12 +101,13 @@ export async function recovery({ quick }) {
   return {
     pairs,
     rounds,
-    recoveryMs: dist(recoveries),
+    childRecoveryMs: dist(recoveries.child),
+    workerRecoveryMs: dist(recoveries.worker),
     coldStartMs: dist(colds),
     fileSwitchMs: dist(switches),
-    // Each round's median recovery over that round's cold start / file switch.
-    ratioToCold: dist(perRound.map((r) => median(r.recovery) / r.cold)),
-    ratioToFileSwitch: dist(perRound.map((r) => median(r.recovery) / r.fileSwitch)),
+    // Each round's median worker-kill recovery minus that round's plain file switch.
+    workerMinusSwitchMs: dist(perRound.map((r) => median(r.recovery.worker) - r.fileSwitch)),
+    ratioToCold: dist(perRound.map((r) => median(r.recovery.worker) / r.cold)),
     perRound,
     stages,
     problems,
