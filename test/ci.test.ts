@@ -45,7 +45,7 @@ describe('fixtures/ci on GitHub Actions, with the junit reporter', () => {
     expect(outcomeOf(run, 'first.test.ts > is slow but within its budget').status).toBe('passed')
   })
 
-  test('SLOW: a test spinning from its first line is announced too (by the helper thread, which the spin does not block)', () => {
+  test('SLOW: a test spinning from its first line is announced too (by the main process, which the spin does not block)', () => {
     expect(run.output.match(/vitest-watchdog: SLOW first\.test\.ts > spins \(\d\.\ds of its 0\.4s budget\)/g)).toHaveLength(1)
   })
 

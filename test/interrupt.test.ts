@@ -48,3 +48,9 @@ test('the run ends with a failure exit code, and Vitest prints a code frame at t
 test('the interrupt keeps the worker: no test of the run is lost', () => {
   expect([...run.tests.values()].map((t) => t.status).sort()).toEqual(['failed', 'failed', 'failed', 'failed', 'passed', 'passed', 'passed', 'passed'])
 })
+
+test("a tight loop through the watchdog's own wrappers (timers, with leak tracking on) is interrupted like any loop", async () => {
+  const wrapped = await runFixture('interrupt-wrapped')
+  expect(hangOf(wrapped, 'timers-loop.test.ts', 'creates and clears timers forever')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { file: 'timers-loop.test.ts', line: 7 } })
+  expect(outcomeOf(wrapped, 'timers-loop.test.ts > runs next in the same worker').status).toBe('passed')
+})

@@ -89,7 +89,7 @@ export class HangReporter implements Reporter {
     })
   }
 
-  /** Refreshes the report's `running` section. (SLOW is announced by each worker's helper thread.) */
+  /** Refreshes the report's `running` section. (SLOW is announced by the ladder: host/ladder/watch.ts.) */
   private tick(): void {
     if (this.running.size > 0) this.write()
   }

@@ -39,11 +39,13 @@ const CLOSE_INSPECTOR = endpointCall('closeInspector')
 const KEEP_INSPECTOR = endpointCall('keepInspector')
 /**
  * How long a final close waits for the worker to close its inspector (the
- * server then drops our socket). An idle worker does it on its next turn; a
- * worker already spinning in its next test does not, and the inspector is
- * then reused by the next stop.
+ * server then drops our socket). An idle worker does it on its next turn of
+ * the event loop, within a few ms; a worker already busy (or blocked) in its
+ * next test does not, and the inspector is then reused by the next stop. The
+ * wait holds our session open, and a session held open delays the next one
+ * (seen: a blocked test's kill 500 ms late with a 500 ms bound), so it is short.
  */
-const CLOSED_BOUND_MS = 500
+const CLOSED_BOUND_MS = 50
 
 /**
  * An inspector whose URL came after its stop no longer needed it (the thread
