@@ -34,3 +34,9 @@ test('a beforeAll that throws when the file resumes keeps the recorded results a
   expectStatus(run, 'before-all-once.test.ts > would run after the kill', 'skipped')
   expect(run.output).toContain('Error: beforeAll ran twice')
 })
+
+test('retry: an attempt whose worker was killed is retried in the fresh worker; the kill stays in the report', () => {
+  expectStatus(run, 'retry.test.ts > blocks on its first attempt, passes on the retry', 'passed')
+  expect(hangOf(run, 'retry.test.ts', 'blocks on its first attempt, passes on the retry')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
+  expectStatus(run, 'retry.test.ts > runs after it', 'passed')
+})

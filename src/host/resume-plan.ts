@@ -25,13 +25,17 @@ export function emptyPlan(): ResumePlan {
  * the worker exited.
  */
 export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
-  const tests = new Map<string, { at: number; killAfter: number | null }>()
+  const tests = new Map<string, { at: number; killAfter: number | null; retries: number; tried: number }>()
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */
   let file = '*'
   for (const line of parseJournal(journalText)) {
     if (line.kind === 'test' || line.kind === 'run') file = line.file
-    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter })
+    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, tried: 0 })
+    else if (line.kind === 'try') {
+      const test = tests.get(line.test)
+      if (test) test.tried = line.retry
+    }
     else if (line.kind === 'result') {
       tests.delete(line.test)
       const { kind: _kind, test: _test, ...recorded } = line
@@ -44,7 +48,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
   if (death.stop) {
     const { stop, run } = death.stop
     const failure = failed(stop, root)
-    if (run.test) plan.failed[run.test] = failure
+    if (run.test) fail(plan, run.test, failure, tests.get(run.test))
     else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
     else notRun(plan, run.file, String(firstError(failure).message), firstError(failure))
     // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
@@ -54,7 +58,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
   const running = [...tests].filter(([id]) => open(id))
   const hooks = [...runs.values()].filter((run) => run.suite && run.hook && !plan.failedSuites[run.suite])
   if (running.length > 0) {
-    for (const [id, test] of running) plan.failed[id] = failed(crash(death, test.at, test.killAfter, 'this test'), root)
+    for (const [id, test] of running) fail(plan, id, failed(crash(death, test.at, test.killAfter, 'this test'), root), test)
   } else if (hooks.length > 0) {
     // Inside a beforeAll/afterAll: that suite fails, the others run.
     for (const hook of hooks) {
@@ -65,6 +69,16 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     // Running again would die again, so the next worker only reports.
     notRun(plan, file, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
   }
+}
+
+/** A test fails with `failure`, unless it has retries left: then it runs again, the failure kept as an earlier attempt's. */
+function fail(plan: ResumePlan, id: string, failure: RecordedTest, test: { retries: number; tried: number } | undefined): void {
+  if (test && test.tried < test.retries) {
+    const earlier = plan.retried?.[id]?.errors ?? []
+    plan.retried = { ...plan.retried, [id]: { next: test.tried + 1, errors: [...earlier, ...((failure.result.errors as unknown[]) ?? [])] } }
+    return
+  }
+  plan.failed[id] = failure
 }
 
 function notRun(plan: ResumePlan, file: string, reason: string, error?: Record<string, unknown>): void {

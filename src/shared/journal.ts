@@ -70,7 +70,9 @@ export interface RunLine {
 export type JournalLine =
   | { kind: 'journal'; version: number; pid: number }
   /** A test starts (before its beforeEach hooks): a worker that dies from now on dies during this test. */
-  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null }
+  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null; retries?: number }
+  /** An attempt of a test starts (retry: 0 for the first): a killed attempt with retries left is retried. */
+  | { kind: 'try'; test: string; retry: number }
   /** A test ended, with its result as Vitest will send it: a replacement worker reports it without running it. */
   | ({ kind: 'result'; test: string } & RecordedTest)
   | RunLine
@@ -110,6 +112,8 @@ export interface ResumePlan {
   finished: Record<string, RecordedTest>
   /** Tests that were running when a worker died: their failure, by task id. */
   failed: Record<string, RecordedTest>
+  /** Tests that were running when a worker died with retries left: they run again from attempt `next`, the dead attempt's error kept. */
+  retried?: Record<string, { next: number; errors: unknown[] }>
   /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
   failedSuites: Record<string, { kind: SuiteHookKind; error: Record<string, unknown> }>
   /**

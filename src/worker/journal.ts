@@ -111,7 +111,13 @@ function jsonSafe(value: unknown, path: Set<object> = new Set()): unknown {
 }
 
 export function journalTest(test: RunnerTestCase, killAfter: number | null): void {
-  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name })
+  const retry = test.retry as number | { count?: number } | undefined
+  const retries = typeof retry === 'number' ? retry : (retry?.count ?? 0)
+  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name, ...(retries > 0 ? { retries } : {}) })
+}
+
+export function journalTry(test: RunnerTestCase, retry: number): void {
+  append({ kind: 'try', test: test.id, retry })
 }
 
 export function journalResult(test: RunnerTestCase): void {

@@ -23,7 +23,7 @@ import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
-import { closeJournal, journalResult, journalTest, notRunOf, restoredResult, resumePlan } from './journal.js'
+import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
@@ -52,6 +52,8 @@ export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
   private guard: Guard | undefined
   private readonly signals = new WeakMap<object, GatedSignal>()
+  /** A resumed worker: tests that continue their retries, from which attempt, with the earlier errors (continueRetries). */
+  private readonly retriedFrom = new Map<string, { next: number; errors: unknown[] }>()
   /** A resumed worker: suites whose beforeAll failed this time, with the error (see wrapHook). */
   private readonly resumedBeforeAllFailures = new Map<string, unknown>()
   private readonly disposeAtFileEnd: Tracked[] = []
@@ -248,6 +250,7 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
+    this.continueRetries(test)
     if (this.failedOnResume(test)) {
       test.mode = 'skip'
       test.result = { state: 'skip', note: 'not run: beforeAll failed when the file resumed in a fresh worker' } as RunnerTestCase['result']
@@ -306,6 +309,26 @@ export default class WatchdogRunner extends TestRunner {
     for (const kind of ['beforeAll', 'afterAll']) if (Array.isArray(hooks?.[kind])) hooks[kind]!.length = 0
   }
 
+  /**
+   * A resumed worker: a test whose worker died during an attempt with
+   * retries left runs again, with the retries it has left; its result counts
+   * the attempts before and keeps their errors (onAfterRunTask).
+   */
+  private continueRetries(test: RunnerTestCase): void {
+    const retried = resumePlan()?.retried?.[test.id]
+    if (!retried) return
+    const retry = test.retry as number | { count?: number } | undefined
+    const count = typeof retry === 'number' ? retry : (retry?.count ?? 0)
+    const left = Math.max(0, count - retried.next)
+    ;(test as { retry?: unknown }).retry = typeof retry === 'object' && retry ? { ...retry, count: left } : left
+    this.retriedFrom.set(test.id, retried)
+  }
+
+  override onBeforeTryTask(test: RunnerTestCase, options?: { retry: number; repeats: number }): void {
+    ;(super.onBeforeTryTask as (test: RunnerTestCase, options?: unknown) => void)(test, options)
+    journalTry(test, options?.retry ?? 0)
+  }
+
   /** A beforeAll of one of its suites failed when the file resumed. */
   private failedOnResume(test: RunnerTestCase): boolean {
     for (let suite: RunnerTestSuite | undefined = test.suite; suite; suite = suite.suite) if (this.resumedBeforeAllFailures.has(suite.id)) return true
@@ -339,6 +362,10 @@ export default class WatchdogRunner extends TestRunner {
 
   override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
     super.onAfterRunTask(test)
+    const retried = this.retriedFrom.get(test.id)
+    if (retried && test.result) {
+      test.result = { ...test.result, retryCount: (test.result.retryCount ?? 0) + retried.next, errors: [...(retried.errors as NonNullable<RunnerTaskResult['errors']>), ...(test.result.errors ?? [])] }
+    }
     await this.checkLeaks(test)
     journalResult(test)
   }
