@@ -1,11 +1,14 @@
-// Diagnostic for figure 1: where the overhead goes. Each file's tests stamp
-// performance.now() of the worker process (ms since that process started):
+// Figures for the per-worker and per-test targets, and where the overhead
+// goes. Each file's tests stamp performance.now() of the worker process (ms
+// since that process started):
 //   startup  = first test's stamp (process start -> first test, import included)
 //   per test = median gap between consecutive test starts
 //   file switch = last test of one file -> first test of the next file (one
 //              worker at a time: teardown of a worker + start of the next)
-// for plain Vitest and the watchdog, alternating rounds.
-import { join } from 'node:path'
+// for plain Vitest and the watchdog, alternating and rotating within rounds.
+// Each watchdog figure is also taken minus plain in the same round (startup:
+// the round's median over its files), and the targets are on those paired
+// differences.
 import { alternateWithStamps, configSource, dist, freshDir, log, writeTree } from './lib.mjs'
 
 const VARIANTS = [
@@ -58,6 +61,10 @@ export async function breakdown({ quick }) {
     for (let i = 1; i < spans.length; i++) fileSwitch[v.name].push(spans[i][0] - spans[i - 1][1])
     log(`  round ${round} ${v.name}: startup ${startup[v.name].slice(-files).map((x) => x.toFixed(0)).join(' ')} ms; per test ${dist(gaps).median.toFixed(3)} ms; file switch ${fileSwitch[v.name].slice(-(files - 1)).map((x) => x.toFixed(0)).join(' ')} ms (${r.summary.line})`)
   })
+  const median = (xs) => dist(xs).median
+  /** Per round: the variant's figure minus plain's, `of` giving a round's figure from its samples. */
+  const minusPlain = (by, perRound, of) =>
+    Object.fromEntries(VARIANTS.filter((v) => v.name !== 'plain').map((v) => [v.name, dist(Array.from({ length: rounds }, (_, i) => of(by[v.name].slice(i * perRound, (i + 1) * perRound)) - of(by.plain.slice(i * perRound, (i + 1) * perRound))))]))
   return {
     files,
     tests,
@@ -65,5 +72,8 @@ export async function breakdown({ quick }) {
     startupMs: Object.fromEntries(VARIANTS.map((v) => [v.name, dist(startup[v.name])])),
     perTestMs: Object.fromEntries(VARIANTS.map((v) => [v.name, dist(perTest[v.name])])),
     fileSwitchMs: Object.fromEntries(VARIANTS.map((v) => [v.name, dist(fileSwitch[v.name])])),
+    startupMinusPlainMs: minusPlain(startup, files, median),
+    perTestMinusPlainMs: minusPlain(perTest, 1, median),
+    fileSwitchMinusPlainMs: minusPlain(fileSwitch, files - 1, median),
   }
 }

@@ -2,13 +2,17 @@
 // sure nothing it started survives, statistics, and the generated-suite folder.
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 export const BENCH = join(ROOT, 'bench')
-/** Generated suites must live under the package so `import 'vitest-watchdog'` self-resolves. */
-export const GENERATED = join(BENCH, '.generated')
+/**
+ * Generated suites must live under the package so `import 'vitest-watchdog'`
+ * self-resolves. One folder per bench process: a second bench started in the
+ * same checkout must not delete the suites of one already running.
+ */
+export const GENERATED = join(BENCH, '.generated', `run-${process.pid}`)
 export const RESULTS = join(BENCH, 'results')
 export const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
 export const DIST_ENTRY = join(ROOT, 'dist', 'index.js')
@@ -39,6 +43,22 @@ export function freshDir(name) {
 
 export function removeGenerated() {
   rmSync(GENERATED, { recursive: true, force: true })
+  try {
+    rmdirSync(dirname(GENERATED))
+  } catch {}
+}
+
+/** Other bench runs alive now (any checkout): their load makes this run's figures noise. */
+export function otherBenches() {
+  const found = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
+      if (argv.some((a) => /(^|\/)bench\/run\.mjs$/.test(a)) && /node/.test(argv[0])) found.push(Number(entry))
+    } catch {}
+  }
+  return found
 }
 
 /** Lines of numbers written by generated tests: "label value". */
@@ -94,8 +114,9 @@ function killRun(run) {
 }
 
 async function sweep(run) {
-  // Workers lead their own process groups (see ARCHITECTURE.md): the group of
-  // the CLI does not cover them, the mark does. Give exiting ones a moment.
+  // Watchdog workers, and its reaper, lead their own process groups (see
+  // ARCHITECTURE.md): the group of the CLI does not cover them, the mark does.
+  // Give exiting ones a moment.
   let found = []
   for (let i = 0; i < 20; i++) {
     found = marked(run.mark)
@@ -230,8 +251,8 @@ export async function alternateWithStamps({ dir, rounds, variants, timeoutMs = 6
   for (let round = 0; round < rounds; round++) {
     const order = variants.map((_, i) => variants[(i + round) % variants.length])
     for (const v of order) {
-      const stamps = join(dir, `stamps-${round}-${v.config}.txt`)
-      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, env: { BENCH_STAMPS: stamps }, timeoutMs }))
+      const stamps = join(dir, `stamps-${round}-${variants.indexOf(v)}.txt`)
+      const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, args: v.args ?? [], env: { BENCH_STAMPS: stamps }, timeoutMs }))
       await each(v, round, r, Object.fromEntries(readStamps(stamps).map((s) => [s.label, s.value])))
     }
   }

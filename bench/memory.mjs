@@ -1,6 +1,7 @@
-// 4. Memory: resident set size of the test worker process (the watchdog's
-// helper thread lives in it) at its last test, watchdog vs plain Vitest.
-import { join } from 'node:path'
+// 4. Memory: resident set size of the test worker process at its last test,
+// watchdog vs plain Vitest, paired per round. The watchdog has no thread of
+// its own in the worker any more: what it adds is its runner, the leak
+// patches and their registry, and the journal.
 import { stampHelpers } from './latency.mjs'
 import { alternateWithStamps, configSource, dist, freshDir, log, writeTree } from './lib.mjs'
 
@@ -8,8 +9,6 @@ const VARIANTS = [
   { name: 'plain', config: 'vitest.plain.config.mjs' },
   { name: "watchdog leaks 'report'", config: 'vitest.report.config.mjs' },
   { name: "watchdog leaks 'off'", config: 'vitest.off.config.mjs' },
-  // Floor for any in-process helper: plain Vitest plus one idle worker thread.
-  { name: 'plain + idle worker thread', config: 'vitest.idle-thread.config.mjs' },
 ]
 
 function suite(tests) {
@@ -35,14 +34,6 @@ function suite(tests) {
     'vitest.plain.config.mjs': configSource(),
     'vitest.report.config.mjs': configSource({ plugin: "watchdog({ leaks: 'report' })" }),
     'vitest.off.config.mjs': configSource({ plugin: "watchdog({ leaks: 'off' })" }),
-    'vitest.idle-thread.config.mjs': configSource({ test: { setupFiles: ['./idle-thread.setup.mjs'] } }),
-    'idle-thread.setup.mjs': [
-      "import { Worker } from 'node:worker_threads'",
-      '// Started once per worker process, like the watchdog helper; kept alive by its own interval, unref()ed.',
-      "globalThis.__benchIdle ??= new Worker('setInterval(() => {}, 500)', { eval: true })",
-      'globalThis.__benchIdle.unref()',
-      '',
-    ].join('\n'),
     'memory.test.ts': body.join('\n'),
   }
 }

@@ -1,13 +1,22 @@
 // 1. Overhead on clean suites: wall time (and CPU time of the whole process
-// tree) of `vitest run` per variant, divided by plain Vitest in the same round.
+// tree) of `vitest run` per variant, divided by its plain Vitest reference run
+// in the same round (forks variants by plain forks, threads variants by plain
+// threads). Also leaks 'report' / leaks 'off', paired the same way.
 import { join } from 'node:path'
 import { configSource, dist, freshDir, GENERATED, log, runVitest, withDistRetry, writeTree } from './lib.mjs'
 
+/** Vitest's default pool (forks). `base`: the plain variant each run is divided by. */
 export const VARIANTS = [
-  { name: 'plain', config: 'vitest.plain.config.mjs', args: [] },
-  { name: 'plain --detect-async-leaks', config: 'vitest.plain.config.mjs', args: ['--detect-async-leaks'] },
-  { name: "watchdog leaks 'report'", config: 'vitest.report.config.mjs', args: [] },
-  { name: "watchdog leaks 'off'", config: 'vitest.off.config.mjs', args: [] },
+  { name: 'plain', config: 'vitest.plain.config.mjs', args: [], base: 'plain' },
+  { name: 'plain --detect-async-leaks', config: 'vitest.plain.config.mjs', args: ['--detect-async-leaks'], base: 'plain' },
+  { name: "watchdog leaks 'report'", config: 'vitest.report.config.mjs', args: [], base: 'plain' },
+  { name: "watchdog leaks 'off'", config: 'vitest.off.config.mjs', args: [], base: 'plain' },
+]
+
+/** The threads pool, synthetic suite only: it now has no per-worker cost either. */
+export const THREADS_VARIANTS = [
+  { name: 'plain --pool=threads', config: 'vitest.plain.config.mjs', args: ['--pool=threads'], base: 'plain --pool=threads' },
+  { name: "watchdog leaks 'report' --pool=threads", config: 'vitest.report.config.mjs', args: ['--pool=threads'], base: 'plain --pool=threads' },
 ]
 
 function configs() {
@@ -178,24 +187,24 @@ export async function overhead({ quick }) {
   const tests = 25
   const rounds = quick ? 1 : 5
   // The realistic suite is halved in the full run to keep the whole bench
-  // under ~12 minutes: with leaks 'report' it runs ~3x longer (see README).
+  // around 10 minutes; the synthetic one also runs on the threads pool.
   const suites = [
-    { name: 'synthetic', make: syntheticSuite, files: quick ? 5 : 40 },
-    { name: 'realistic', make: realisticSuite, files: quick ? 5 : 20 },
+    { name: 'synthetic', make: syntheticSuite, files: quick ? 5 : 40, variants: [...VARIANTS, ...THREADS_VARIANTS] },
+    { name: 'realistic', make: realisticSuite, files: quick ? 5 : 20, variants: VARIANTS },
   ]
   const results = []
   for (const suite of suites) {
-    const { files } = suite
+    const { files, variants: suiteVariants } = suite
     const dir = freshDir(`overhead-${suite.name}`)
     writeTree(dir, suite.make(files, tests))
     const env = { BENCH_TMP: join(GENERATED, 'tmp') }
-    log(`overhead/${suite.name}: ${files} files x ${tests} tests, one plain warm-up run, then ${rounds} rounds x ${VARIANTS.length} variants`)
-    const warm = await withDistRetry(() => runVitest({ cwd: dir, config: VARIANTS[0].config, env, timeoutMs: 180_000 }))
+    log(`overhead/${suite.name}: ${files} files x ${tests} tests, one plain warm-up run, then ${rounds} rounds x ${suiteVariants.length} variants`)
+    const warm = await withDistRetry(() => runVitest({ cwd: dir, config: suiteVariants[0].config, env, timeoutMs: 180_000 }))
     log(`  warm-up plain: ${(warm.wallMs / 1000).toFixed(2)} s wall, ${warm.summary.line || `exit ${warm.code}`}`)
-    const runs = Object.fromEntries(VARIANTS.map((v) => [v.name, []]))
+    const runs = Object.fromEntries(suiteVariants.map((v) => [v.name, []]))
     for (let round = 0; round < rounds; round++) {
       // Rotate the starting variant each round so no variant always runs first.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length])
+      const order = suiteVariants.map((_, i) => suiteVariants[(i + round) % suiteVariants.length])
       for (const v of order) {
         const r = await withDistRetry(() => runVitest({ cwd: dir, config: v.config, args: v.args, env, timeoutMs: 180_000 }))
         const ok = r.code === 0 && !r.timedOut && r.summary.failed === 0 && r.summary.passed === files * tests
@@ -204,23 +213,29 @@ export async function overhead({ quick }) {
         runs[v.name].push({ round, wallMs: r.wallMs, cpuMs: r.cpuMs, ok, code: r.code, summary: r.summary, leftovers: r.leftovers.length })
       }
     }
-    const plain = runs.plain
-    const variants = VARIANTS.map((v) => {
+    /** Each run of `name` divided by the run of `by` in the same round. */
+    const paired = (name, by) => ({
+      wall: dist(runs[name].map((r, i) => r.wallMs / runs[by][i].wallMs)),
+      cpu: dist(runs[name].map((r, i) => r.cpuMs / runs[by][i].cpuMs)),
+    })
+    const variants = suiteVariants.map((v) => {
       const own = runs[v.name]
+      const ratio = paired(v.name, v.base)
       return {
         name: v.name,
+        base: v.base,
         wallMs: dist(own.map((r) => r.wallMs)),
         cpuMs: dist(own.map((r) => r.cpuMs)),
-        // Paired with the plain run of the same round.
-        wallRatio: dist(own.map((r, i) => r.wallMs / plain[i].wallMs)),
-        cpuRatio: dist(own.map((r, i) => r.cpuMs / plain[i].cpuMs)),
+        wallRatio: ratio.wall,
+        cpuRatio: ratio.cpu,
         allPassed: own.every((r) => r.ok),
         leaksReported: Math.max(0, ...own.map((r) => r.summary.leaks)),
         leftovers: own.reduce((n, r) => n + r.leftovers, 0),
         summaries: [...new Set(own.map((r) => r.summary.line))],
       }
     })
-    results.push({ suite: suite.name, files, tests, rounds, variants, runs })
+    const reportVsOff = paired("watchdog leaks 'report'", "watchdog leaks 'off'")
+    results.push({ suite: suite.name, files, tests, rounds, variants, reportVsOff, runs })
   }
   return results
 }
