@@ -62,15 +62,20 @@ function patchTimers(): void {
 function patchNet(): void {
   const listen = net.Server.prototype.listen
   net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
-    const server = this
-    forget((server as NodeTimer)[TRACKED])
-    ;(server as NodeTimer)[TRACKED] = track('Server', () => server.listening, 'closed by Vitest when the worker exits; close it in afterEach')
+    const server = this as net.Server & NodeTimer & { _connections?: number }
+    forget(server[TRACKED])
+    // close() drops the listening handle at once; Node emits 'close' only when
+    // _connections, its count of open connections, is back to 0. Until then
+    // the server is closing. (Without that field, a closed server is done.)
+    const connections = () => server._connections ?? 0
+    server[TRACKED] = track('Server', () => server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', undefined, () => !server.listening && connections() > 0)
     return (listen as AnyFn).apply(this, args)
   } as typeof listen
   const connect = net.Socket.prototype.connect
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
     const socket = this
-    // end()ed: closes once the other side has its FIN; the check waits for that.
+    // destroy() sets destroyed at once (done); end() sets writableEnded, and the
+    // socket closes once the peer's FIN is in: closing until then.
     if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES, undefined, () => socket.writableEnded)
     return (connect as AnyFn).apply(this, args)
   } as typeof connect
@@ -87,6 +92,8 @@ function patchChildProcess(): void {
       const pid = child.pid
       const running = () => child.exitCode === null && child.signalCode === null
       // Killed only while it is still running: once it exited, its pid may be another process's.
+      // Closing: Node sets child.killed once kill() delivered a signal (even
+      // kill(0), a mere probe: that costs the bound, then it is reported).
       track('ChildProcess', running, 'killed (with its descendants) when the file finished', () => {
         if (running()) killTree(pid)
       }, () => child.killed)
@@ -98,18 +105,19 @@ function patchChildProcess(): void {
 function patchWorker(): void {
   const Original = workerThreads.Worker
   class TrackedWorker extends Original {
+    // Node records a terminate() nowhere public (threadId stays until 'exit'),
+    // so the override notes it: the thread is closing from then on.
+    #terminating = false
+
     constructor(...args: ConstructorParameters<typeof Original>) {
       super(...args)
       let exited = false
       this.once('exit', () => (exited = true))
-      track('Worker', () => !exited, VITEST_LEAVES, undefined, () => this.terminating)
+      track('Worker', () => !exited, VITEST_LEAVES, undefined, () => this.#terminating)
     }
 
-    /** terminate() was called: the thread is on its way out. */
-    terminating = false
-
     override terminate(): Promise<number> {
-      this.terminating = true
+      this.#terminating = true
       return super.terminate()
     }
   }
@@ -120,20 +128,24 @@ function patchFs(): void {
   const watch = fs.watch
   ;(fs as { watch: AnyFn }).watch = function (this: unknown, ...args: unknown[]) {
     const watcher = (watch as AnyFn).apply(this, args) as fs.FSWatcher
+    // close() releases the handle synchronously but emits 'close' on a later
+    // tick: the watcher is done at close(), nothing to wait for. Node records
+    // that only in private state (and not the same in the recursive watcher).
     let closed = false
-    let closing = false
     watcher.once('close', () => (closed = true))
     const close = watcher.close.bind(watcher)
     watcher.close = () => {
-      closing = true
+      closed = true
       close()
     }
-    track('FSWatcher', () => !closed, VITEST_LEAVES, undefined, () => closing)
+    track('FSWatcher', () => !closed, VITEST_LEAVES)
     return watcher
   }
   const open = fs.promises.open
   ;(fs.promises as { open: AnyFn }).open = async function (this: unknown, ...args: unknown[]) {
     const handle = await (open as AnyFn).apply(this, args) as fs.promises.FileHandle
+    // close() sets fd to -1 at once, unless an operation is in flight: then the
+    // close waits for it, and Node records that only under a private symbol.
     let closing = false
     const close = handle.close.bind(handle)
     handle.close = () => {

@@ -16,7 +16,11 @@ export interface Tracked {
   /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks. */
   origin: Error
   alive(): boolean
-  /** Alive, but its end was asked for (close, end, kill, terminate): not a leak if it goes within the settle bound. */
+  /**
+   * Alive, but its end was asked for (close, end, kill, terminate) and is under
+   * way: not a leak if it goes within the check's bound. Never true for what
+   * nothing but the test could end (a pending timer): that is a leak at once.
+   */
   closing(): boolean
   /** The watchdog's clean-up of a leaked resource, when it does one. */
   dispose?(): void
