@@ -22,7 +22,9 @@ test.each([
       const until = Date.now() + MARKER_BOUND_MS
       const marker = () => join(runDirOf(child), 'hanging')
       while (!existsSync(marker()) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
+      const hanging = existsSync(marker())
       child.kill('SIGKILL')
+      expect(hanging, 'the fixture never reached its hang').toBe(true)
     },
   })
   expect(run.signal).toBe('SIGKILL')

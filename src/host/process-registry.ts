@@ -39,7 +39,7 @@ export function removeScratch(dir: string): void {
   forgetDir(dir)
 }
 
-/** `journal`: the worker's journal file (shared/resume.ts), read when the run is stopped from outside. */
+/** `journal`: the worker's journal file (shared/journal.ts), read when the run is stopped from outside. */
 export function registerWorker(pid: number, journal: string): void {
   workers.set(pid, journal)
   reapWorker(pid)
@@ -52,7 +52,11 @@ export function unregisterWorker(pid: number): void {
 }
 
 export function killAllWorkers(): void {
-  for (const pid of workers.keys()) killTree(pid, descendantsOf(pid))
+  for (const pid of workers.keys()) {
+    killTree(pid, descendantsOf(pid))
+    // Dead now: the reaper must not kill the pid again (it may be another process's by then).
+    forgetWorker(pid)
+  }
   workers.clear()
 }
 

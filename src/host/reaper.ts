@@ -14,7 +14,8 @@ import { CHILD_MARK } from '../shared/child-mark.js'
  * Node: it starts in about a millisecond and costs nothing while it waits.
  * It leads its own process group, so a terminal's Ctrl+C (sent to the
  * foreground group) does not take it down before it has done its job.
- * (`kill -KILL -PGID`, without `--`: dash, Debian's /bin/sh, refuses `--`.)
+ * (`kill -KILL -PGID`, without `--`: dash, Debian's /bin/sh, refuses `--`.
+ * Names are quoted inside the patterns, so that *, ? and [ match themselves.)
  * Children of worker threads live in no worker's group: they are found by
  * their child mark (shared/child-mark.ts), which names the main process.
  */
@@ -27,18 +28,18 @@ while IFS= read -r line; do
   case $line in
     '+w '*) workers="$workers\${line#+w } " ;;
     '-w '*) id=\${line#-w }
-      case $workers in *" $id "*) workers="\${workers%% $id *} \${workers#* $id }" ;; esac ;;
+      case $workers in *" $id "*) workers="\${workers%% "$id" *} \${workers#* "$id" }" ;; esac ;;
     '+d '*) dirs="$dirs\${line#+d }
 " ;;
     '-d '*) dir=\${line#-d }
       case $dirs in *"
 $dir
-"*) dirs="\${dirs%%
+"*) dirs="\${dirs%%"
 $dir
-*}
-\${dirs#*
+"*}
+\${dirs#*"
 $dir
-}" ;; esac ;;
+"}" ;; esac ;;
   esac
 done
 for id in $workers; do kill -KILL -$id 2>/dev/null; kill -KILL $id 2>/dev/null; done
