@@ -1,7 +1,7 @@
-// Diagnostic for figure 1: what a test that calls fetch() costs with leak
-// tracking on. fetch() keeps a keep-alive socket and undici timers alive after
-// the test; the leak check waits for them (src/worker/leaks/check.ts,
-// SETTLE_BOUND_MS) before it filters out what user code did not create.
+// Diagnostic: what a test that calls fetch() costs with leak tracking on.
+// fetch() keeps a keep-alive socket and undici timers alive after the test;
+// they are Node's, not the test's: the leak check drops them before anything
+// else and never waits for them (src/worker/leaks/check.ts), and reports none.
 // Cost per test = gap between consecutive test starts, per variant.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
