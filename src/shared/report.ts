@@ -1,6 +1,6 @@
 import type { SourceLocation, Stage, StopReason } from './stop.js'
 
-/** One stopped test in the JSON report (contract: shared/DESIGN.md §2). Paths are relative to the project root. */
+/** One stopped test in the JSON report (the public contract: README, "The JSON report"). Paths are relative to the project root. */
 export interface HangEntry {
   file: string
   test: string
@@ -19,7 +19,7 @@ export interface HangEntry {
   crash?: { signal: string | null; exitCode: number | null }
 }
 
-/** A resource a test created and left running (contract: shared/DESIGN.md §2). */
+/** A resource a test created and left running (the public contract: README, "The JSON report"). */
 export interface LeakEntry {
   type: string
   location: SourceLocation | null

@@ -3,7 +3,7 @@
  *
  * Tracking happens at the APIs that create resources (leaks/patches.ts), never
  * with async_hooks: an `init` hook gives promises async ids, and then no
- * interrupt is safe (DESIGN.md §3).
+ * interrupt is safe (ARCHITECTURE.md, "Facts the code relies on").
  */
 export type LeakType = 'Timeout' | 'Interval' | 'Immediate' | 'Server' | 'Socket' | 'ChildProcess' | 'Worker' | 'FSWatcher' | 'FileHandle'
 
