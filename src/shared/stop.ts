@@ -40,7 +40,6 @@ export type StopReason =
   /** The worker died by itself (a crash, process.exit, a signal): not a stop of the watchdog's. */
   | 'crashed'
 
-export const STOP_REASONS: readonly StopReason[] = ['settled-after-abort', 'never-settled', 'interrupted', 'blocked-outside-js', 'child-killed', 'unsafe-async-callback', 'unconfirmed', 'inspector-unavailable', 'crashed']
 
 export interface Stop {
   /** What was stopped, as the message's first words: "Test", 'Hook "beforeEach" of test "x"', 'Import of "a.test.ts"'. */
