@@ -178,7 +178,7 @@ export class HangReporter implements Reporter {
         killAfter: stop.killAfter,
         elapsedMs: Math.round(stop.elapsedMs),
         location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
-        stack: stack ?? stop.stack,
+        stack: stop.stack || stack || '',
         note: describeStop(stop, this.vitest?.config.root),
       })
       this.seen.add(id)

@@ -4,6 +4,8 @@ import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { HangReporter } from './hang-reporter.js'
+import { BrowserLadder } from './browser/ladder.js'
+import { isBrowserProject, setUpBrowserProject } from './browser/project.js'
 
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 /**
@@ -33,6 +35,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const reporters = new WeakMap<Vitest, HangReporter>()
   let runDeadline: number | null = null
   let respawning: typeof import('./respawning-worker.js') | undefined
+  const browserLadder = new BrowserLadder()
+  const saidBrowser = new Set<string>()
 
   return {
     name: 'vitest-watchdog',
@@ -60,7 +64,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
+      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
@@ -68,14 +72,17 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // resuming a file after its worker died. Done on the resolved config, so
       // a pool chosen on the command line is wrapped too; a custom pool is kept.
       const config = project.config as unknown as { pool: string; poolRunner?: unknown }
-      if (respawning && config.pool in respawning.POOL_NAMES) {
+      // A browser project runs in pages, not in the pools: the page gets its own part of the ladder.
+      const browser = isBrowserProject(project)
+      if (browser) setUpBrowserProject(vitest, project, saidBrowser)
+      else if (respawning && config.pool in respawning.POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning
         config.pool = respawning.POOL_NAMES[kind]
         config.poolRunner = { name: config.pool, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, kind) }
       }
       const pool = String(project.config.pool)
-      if (!FULL_LADDER_POOLS.has(pool)) {
+      if (!browser && !FULL_LADDER_POOLS.has(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {

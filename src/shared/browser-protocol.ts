@@ -1,0 +1,47 @@
+/**
+ * What the page (src/browser/) and the main process (src/host/browser/) say
+ * to each other in browser mode. The page journals each guarded run through
+ * Vitest's browser commands (a WebSocket to the main process); the main
+ * process, while the page is paused in the debugger, evaluates the endpoint
+ * installed on the tester frame's `window` under BROWSER_ENDPOINT_KEY.
+ */
+import type { SourceLocation } from './stop.js'
+
+/** Command names: Vitest allows letters, digits, `$` and `_` only. */
+export const RUN_COMMAND = '__vitest_watchdog_run'
+export const DONE_COMMAND = '__vitest_watchdog_done'
+export const BROWSER_ENDPOINT_KEY = '__vitest_watchdog_browser__'
+
+/** A guarded run begins: the main process arms its stop at budget + grace. */
+export interface RunMessage {
+  /** The tester frame's own id: several frames of one page share its thread, and count runs from 1 each. */
+  frame: string
+  seq: number
+  budget: number
+  grace: number
+  subject: string
+  file: string
+  name: string
+}
+
+/**
+ * Asked while the page is paused, in the frame it paused in: is run `seq` of
+ * frame `frame` still running? `elsewhere`: the page paused in another frame
+ * (whose run holds the thread, and has a deadline of its own).
+ */
+export type ClaimAnswer = { state: 'claimed' } | { state: 'ended' } | { state: 'elsewhere' }
+
+/** Given to the page after the stuck JavaScript was terminated: the run fails at stage interrupt with these. */
+export interface Verdict {
+  location: SourceLocation | null
+  /** V8-format frames in the page's own (served) coordinates: Vitest maps them like any browser error's. */
+  stack: string
+  /** The same frames in original coordinates, for the report. */
+  originalStack: string
+}
+
+export interface BrowserEndpoint {
+  claim(frame: string, seq: number): ClaimAnswer
+  deliver(frame: string, seq: number, verdict: Verdict): boolean
+}
+
