@@ -99,7 +99,7 @@ export class BrowserGuard {
       },
     }
     this.active.set(me.seq, me)
-    const announced = this.announce({ frame: this.frame, seq: me.seq, budget: spec.budget.ms, grace: spec.grace, subject: spec.subject, file: spec.file, name: spec.name })
+    const announced = this.announce({ frame: this.frame, seq: me.seq, budget: spec.budget.ms, budgetSource: spec.budget.source, grace: spec.grace, subject: spec.subject, file: spec.file, name: spec.name })
     if (!this.ready) {
       let bound: ReturnType<typeof setTimeout> | undefined
       await Promise.race([announced, new Promise((r) => (bound = realSetTimeout(r, READY_BOUND_MS)))])

@@ -238,6 +238,26 @@ export class HangReporter implements Reporter {
     if (process.env.GITHUB_STEP_SUMMARY) appendJobSummary(process.env.GITHUB_STEP_SUMMARY, this.hangs, this.leaks)
   }
 
+  /**
+   * A stop decided in the main process with no test result to carry it
+   * (browser mode: a page that did not answer was closed, and its file's
+   * results with it).
+   */
+  addHostStop(file: string, test: string, stop: Stop): void {
+    this.add({
+      ...(stop.subject !== 'Test' ? { what: stop.subject } : {}),
+      file: this.relative(file),
+      test,
+      stage: stop.stage,
+      reason: stop.reason,
+      killAfter: stop.killAfter,
+      elapsedMs: Math.round(stop.elapsedMs),
+      location: null,
+      stack: '',
+      note: describeStop(stop, this.vitest?.config.root),
+    })
+  }
+
   private add(entry: HangEntry): void {
     this.hangs.push(entry)
     this.write()

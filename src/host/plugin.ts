@@ -35,7 +35,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const reporters = new WeakMap<Vitest, HangReporter>()
   let runDeadline: number | null = null
   let respawning: typeof import('./respawning-worker.js') | undefined
-  const browserLadder = new BrowserLadder()
+  const browserLadder = new BrowserLadder((vitest, file, test, stop) => reporters.get(vitest)?.addHostStop(file, test, stop))
   const saidBrowser = new Set<string>()
 
   return {

@@ -18,6 +18,8 @@ export interface RunMessage {
   frame: string
   seq: number
   budget: number
+  /** Where the budget came from, for the words of a stop decided in the main process. */
+  budgetSource: string
   grace: number
   subject: string
   file: string

@@ -5,9 +5,11 @@
  * (interrupt.ts), and a page that does not answer is closed (stage kill).
  * A run that ends in time costs one message each way and nothing else.
  */
-import type { BrowserCommand, TestProject } from 'vitest/node'
+import { relative } from 'node:path'
+import type { BrowserCommand, TestProject, Vitest } from 'vitest/node'
 import { DONE_COMMAND, RUN_COMMAND, type RunMessage } from '../../shared/browser-protocol.js'
-import { PageDebugger, type CdpSession } from './interrupt.js'
+import { describeStop, type Stop } from '../../shared/stop.js'
+import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
 
 interface CommandContext {
   project: TestProject
@@ -18,13 +20,32 @@ interface CommandContext {
   page?: { close(options?: object): Promise<void>; isClosed(): boolean }
 }
 
+/** A stop the main process decided alone: the page that would have reported it is gone. */
+export type HostStopSink = (vitest: Vitest, file: string, test: string, stop: Stop) => void
+
+/**
+ * Closing a page whose renderer is stuck: the browser tears the renderer
+ * down without asking it, which takes well under a second even under load.
+ */
+const CLOSE_BOUND_MS = 5_000
+
 interface Watched {
   run: RunMessage
   context: CommandContext
   timer: ReturnType<typeof setTimeout>
   /** How many times the page paused in another frame's run instead. */
   elsewhere: number
+  /** When the main process learnt of the run (epoch ms). */
+  began: number
+  /** No debugger for this page: the stop waits NO_CDP_KILL_MARGIN_MS more before closing it. */
+  noCdpWait?: boolean
 }
+
+/**
+ * Without CDP nothing can look inside the page: a run still going 1 s after
+ * its page-side end (budget + grace) is not idle, so its page is closed.
+ */
+const NO_CDP_KILL_MARGIN_MS = 1_000
 
 /**
  * Frames of one page share its thread: while another frame's run spins, this
@@ -40,10 +61,12 @@ export class BrowserLadder {
   /** One debugger per page (a Vitest browser session), enabled at its first run while the page waits. */
   private readonly debuggers = new Map<string, Promise<PageDebugger | null>>()
 
+  constructor(private readonly onHostStop: HostStopSink) {}
+
   /** The commands the plugin registers for browser projects (`test.browser.commands`). */
   commands(): Record<string, BrowserCommand<never>> {
     return {
-      [RUN_COMMAND]: ((context: CommandContext, run: RunMessage) => this.started(context, run)) as unknown as BrowserCommand<never>,
+      [RUN_COMMAND]: ((context: CommandContext, run: RunMessage) => this.started(context, run).then(() => undefined)) as unknown as BrowserCommand<never>,
       [DONE_COMMAND]: ((context: CommandContext, { frame, seq }: { frame: string; seq: number }) => this.ended(context, frame, seq)) as unknown as BrowserCommand<never>,
     }
   }
@@ -52,18 +75,21 @@ export class BrowserLadder {
     return `${context.sessionId}\0${frame}\0${seq}`
   }
 
-  /** Answers once the page's debugger is ready: the page's first run waits for that answer. */
-  private async started(context: CommandContext, run: RunMessage): Promise<void> {
-    await this.debuggerOf(context)
-    if (run.budget === 0) return
-    this.arm(this.key(context, run.frame, run.seq), { run, context, elsewhere: 0 }, run.budget + run.grace)
+  /**
+   * Armed at once (the run's `done` may be in the same chunk of the socket,
+   * handled before any await here returns); answers once the page's debugger
+   * is ready: the page's first run waits for that answer.
+   */
+  private started(context: CommandContext, run: RunMessage): Promise<unknown> {
+    if (run.budget !== 0) this.arm(this.key(context, run.frame, run.seq), { run, context, elsewhere: 0 }, run.budget + run.grace)
+    return this.debuggerOf(context)
   }
 
-  private arm(key: string, watched: Omit<Watched, 'timer'>, ms: number): void {
+  private arm(key: string, watched: Omit<Watched, 'timer' | 'began'> & { began?: number }, ms: number): void {
     const timer = setTimeout(() => void this.stop(key), ms)
     // The watchdog is never the reason the main process stays alive.
     timer.unref()
-    this.runs.set(key, { ...watched, timer })
+    this.runs.set(key, { began: Date.now(), ...watched, timer })
   }
 
   private debuggerOf(context: CommandContext): Promise<PageDebugger | null> {
@@ -90,14 +116,53 @@ export class BrowserLadder {
     this.runs.delete(key)
     const { context, run } = watched
     const pageDebugger = await this.debuggerOf(context)
-    if (!pageDebugger) return
+    if (!pageDebugger) {
+      // No CDP (Firefox, WebKit): the page's own never-settled timer, due now,
+      // ends an idle run; only a run still going a while later is closed.
+      if (!watched.noCdpWait) {
+        this.arm(key, { ...watched, noCdpWait: true }, NO_CDP_KILL_MARGIN_MS)
+        return
+      }
+      await this.kill(watched, 'this browser has no Chrome DevTools Protocol')
+      return
+    }
     const outcome = await pageDebugger.interrupt(context.project, run.frame, run.seq)
     if (outcome.kind === 'elsewhere' && watched.elsewhere < ELSEWHERE_LOOKS) {
       this.arm(key, { ...watched, elsewhere: watched.elsewhere + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
       return
     }
-    if (outcome.kind === 'unanswered' || outcome.kind === 'elsewhere') {
-      context.project.vitest.logger.error(`vitest-watchdog: ${run.subject} (${run.name}) in ${run.file} did not answer the debugger (${outcome.kind === 'unanswered' ? outcome.why : 'the page kept pausing in another frame'}).`)
+    if (outcome.kind === 'unanswered' || outcome.kind === 'elsewhere') await this.kill(watched, outcome.kind === 'unanswered' ? outcome.why : 'the page kept pausing in another frame')
+  }
+
+  /**
+   * Stage kill: the page did not pause or did not answer (a renderer stuck
+   * in native code, a synchronous request that never returns, a crashed
+   * tab). It is closed; Vitest then fails the run ("Browser connection was
+   * closed"), and the stop goes into the report from here, since the page
+   * can no longer send the test's result.
+   */
+  private async kill(watched: Watched, why: string): Promise<void> {
+    const { context, run } = watched
+    const { vitest } = context.project
+    const stop: Stop = {
+      subject: run.subject,
+      stage: 'kill',
+      reason: 'blocked-outside-js',
+      killAfter: run.budget,
+      budgetSource: run.budgetSource,
+      grace: run.grace,
+      elapsedMs: Date.now() - watched.began,
+      location: null,
+      stack: '',
     }
+    vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} The page did not answer the debugger (${why}), so it was closed.`)
+    this.onHostStop(vitest, run.file, run.name, stop)
+    this.debuggers.delete(context.sessionId)
+    for (const [key, other] of this.runs) {
+      if (other.context.sessionId !== context.sessionId) continue
+      clearTimeout(other.timer)
+      this.runs.delete(key)
+    }
+    await bounded(context.page?.close() ?? Promise.resolve(), 'closing the page', CLOSE_BOUND_MS).catch(() => {})
   }
 }

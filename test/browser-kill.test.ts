@@ -1,0 +1,23 @@
+import { expect, test } from 'vitest'
+import { hangOf, runFixture } from './support/run-fixture.js'
+
+// Browser mode past the interrupt: a page that cannot pause, and browsers
+// without the Chrome DevTools Protocol.
+
+test('a page blocked outside JavaScript (a synchronous request that never returns) is closed: the run ends and the report names the test at stage kill', async () => {
+  const run = await runFixture('browser-kill')
+  expect(run.code).toBe(1)
+  expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null })
+  expect(run.report?.hangs).toHaveLength(1)
+  expect(run.output).toContain('vitest-watchdog: blocked.test.ts > blocks in a synchronous request that never returns: Test stopped by vitest-watchdog at stage "kill"')
+  expect(run.output).toContain('The page did not answer the debugger (Debugger.pause: no answer within 2000ms), so it was closed.')
+  // Vitest fails the file whose page went away: its results are not kept (see README, "Browser mode").
+  expect(run.output).toContain('Browser connection was closed while running tests')
+})
+
+test('a browser other than Chromium is told once, at start, that it gets no stage interrupt', async () => {
+  const run = await runFixture('browser-firefox')
+  const notes = run.output.match(/vitest-watchdog: browser "firefox" \(provider "playwright"\): stage interrupt needs Chromium through the Playwright provider/g) ?? []
+  expect(notes).toHaveLength(1)
+  expect(run.output.indexOf('stage interrupt needs Chromium')).toBeLessThan(run.output.indexOf('RUN'))
+})
