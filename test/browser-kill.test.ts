@@ -21,3 +21,9 @@ test('a browser other than Chromium is told once, at start, that it gets no stag
   expect(notes).toHaveLength(1)
   expect(run.output.indexOf('stage interrupt needs Chromium')).toBeLessThan(run.output.indexOf('RUN'))
 })
+
+test('a page that spins where nothing is guarded (a setup file of the user) cannot hang the run: runTimeout ends it, and no browser process is left', async () => {
+  const run = await runFixture('browser-run-timeout')
+  expect(run.code).toBe(1)
+  expect(run.output).toMatch(/vitest-watchdog: the run deadline \(runTimeout\) passed \d+ms ago and Vitest has not finished: stopping every worker and exiting\./)
+})
