@@ -8,6 +8,7 @@
  * default timeouts are switched off in favour of the ladder.
  */
 import { BROWSER_ENDPOINT_KEY, DONE_COMMAND, RUN_COMMAND, type BrowserEndpoint } from '../shared/browser-protocol.js'
+import { WatchdogUnsupportedVitestError } from '../shared/errors.js'
 import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { GatedSignal } from '../worker/cancel-gate.js'
 import { resolveBudget, type Budget } from '../worker/budget.js'
@@ -54,7 +55,10 @@ const page = globalThis as unknown as {
 
 const state = page.__vitest_browser_runner__
 const runner = state?.runner
-if (runner && state?.commands && !runner.__vitestWatchdog) install(runner, state.commands)
+// A Vitest whose page keeps these elsewhere must fail loudly, not run unguarded.
+if (!runner || typeof runner.importFile !== 'function' || typeof runner.constructor.getTestFn !== 'function' || typeof runner.constructor.getSuiteHooks !== 'function') throw new WatchdogUnsupportedVitestError('the browser page has no runner at __vitest_browser_runner__.runner with importFile, getTestFn and getSuiteHooks')
+if (!state?.commands) throw new WatchdogUnsupportedVitestError('the browser page has no __vitest_browser_runner__.commands')
+if (!runner.__vitestWatchdog) install(runner, state.commands)
 
 function install(runner: PageRunner, commands: NonNullable<PageState['commands']>): void {
   runner.__vitestWatchdog = true
