@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { expectStatus, hangOf, markedProcesses, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
 
@@ -14,6 +15,8 @@ const BROWSER_START_BOUND_MS = 60_000
 
 beforeAll(async () => {
   run = await runFixture('browser-interrupt', {
+    // Annotations as on GitHub Actions, paths relative to the repository (no job summary: none is set).
+    env: { GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: resolve(import.meta.dirname, '..') },
     during: async (child) => {
       const mark = readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0').find((entry) => entry.startsWith('WATCHDOG_TEST_MARK='))!.slice('WATCHDOG_TEST_MARK='.length)
       for (let waited = 0; waited < BROWSER_START_BOUND_MS && child.exitCode === null && chromiumSeen === 0; waited += 50) {
@@ -79,4 +82,10 @@ test('the run ends with a failure exit code, a code frame at the stuck line, and
   expect(run.output).toMatch(/❯ .*sync-loop\.test\.ts:9:\d+\n(.*\n){2}.*9\|\s+while \(true\) \{/)
   expect(run.report?.hangs).toHaveLength(6)
   expect([...run.tests.values()].map((t) => t.status).sort()).toEqual([...Array(6).fill('failed'), ...Array(6).fill('passed')])
+})
+
+test('GitHub annotations point at the original stuck line, as in Node', () => {
+  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/never-settles\.test\.ts,line=1,col=1,title=vitest-watchdog%3A Test stopped at stage abort::waits on a promise that never settles: stopped at stage "abort" after \d+ms \(killAfter 400ms\) \(no JavaScript was running\)/)
+  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/sync-loop\.test\.ts,line=9,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::spins forever: stopped at stage "interrupt" after/)
+  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/hook\.test\.ts,line=5,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::Hook "beforeEach" of test "with a hung beforeEach > never gets to run": stopped at stage "interrupt" after/)
 })
