@@ -7,7 +7,11 @@
  * the test file's import run under a BrowserGuard (guard.ts), and Vitest's own
  * default timeouts are switched off in favour of the ladder.
  */
-import { BROWSER_ENDPOINT_KEY, DONE_COMMAND, RUN_COMMAND, type BrowserEndpoint } from '../shared/browser-protocol.js'
+import { BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
+import { LEAK_CODE } from '../shared/errors.js'
+import { checkLeakMode } from '../shared/options.js'
+import { LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
+import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
 import { WatchdogUnsupportedVitestError } from '../shared/errors.js'
 import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { GatedSignal } from '../worker/cancel-gate.js'
@@ -25,6 +29,7 @@ interface Task {
   mode: string
   meta: Record<string, unknown>
   timeout: number
+  result?: { state: string; errors?: unknown[] }
   fullTestName?: string
   location?: { line: number; column: number }
   file: { filepath: string; name: string }
@@ -37,6 +42,8 @@ interface PageRunner {
   config: { root: string; testTimeout: number; hookTimeout: number; tags?: Array<{ name: string; meta?: Record<string, unknown> }> }
   constructor: { getTestFn(test: Task): AnyFn; getSuiteHooks(suite: Suite): Record<string, AnyFn[]> | undefined }
   runTask?: (test: Task) => Promise<void>
+  onBeforeRunTask?: (test: Task) => unknown
+  onAfterRunTask?: (test: Task) => unknown
   importFile(filepath: string, source: string): unknown
   onCollected?: (files: Suite[]) => unknown
   extendTaskContext?: (context: { task: Task; signal: AbortSignal }) => { task: Task; signal: AbortSignal }
@@ -125,6 +132,8 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: settings.grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
   }
 
+  if (settings.leaks !== 'off') installLeakChecks(runner, settings.leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
+
   const collected = runner.onCollected?.bind(runner)
   runner.onCollected = (files) => {
     for (const file of files) forEachSuite(file, (suite) => {
@@ -162,4 +171,37 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
 function forEachSuite(suite: Suite, visit: (suite: Suite) => void): void {
   visit(suite)
   for (const task of suite.tasks) if (task.type === 'suite') forEachSuite(task as Suite, visit)
+}
+
+/**
+ * Timers a test left pending (leaks.ts), checked after its afterEach hooks,
+ * into the test's meta as in Node (the reporter reads them from there);
+ * `leaks: 'fail'` fails the test.
+ */
+function installLeakChecks(runner: PageRunner, pluginMode: LeakMode, map: (stacks: string[]) => Promise<MappedStack[]>): void {
+  // The watchdog's own module: its frames are never the user's.
+  const timers = new PageTimers(import.meta.url.split('?')[0]!)
+  timers.install()
+  const before = runner.onBeforeRunTask?.bind(runner)
+  runner.onBeforeRunTask = async (test) => {
+    await before?.(test)
+    timers.testStarted(test.id)
+  }
+  const after = runner.onAfterRunTask?.bind(runner)
+  runner.onAfterRunTask = async (test) => {
+    await after?.(test)
+    timers.testEnded(test.id)
+    const own = test.meta.leaks
+    const mode = own === undefined ? pluginMode : checkLeakMode('meta.leaks', own, `meta of test "${test.fullTestName || test.name}" (${test.file.name})`)
+    const leaked = timers.leaksOf(test.id)
+    if (mode === 'off' || leaked.length === 0) return
+    const mapped = await map(leaked.map((timer) => timer.stack)).catch(() => leaked.map(() => ({ location: null, stack: '' })))
+    const entries = leaked.map((timer, i) => ({ type: timer.type, location: mapped[i]?.location ?? null, stack: `${timer.type} created at\n${mapped[i]?.stack ?? ''}`, hint: TIMER_HINTS[timer.type], cleanup: TIMER_CLEANUP, ...(mode === 'fail' ? { failed: true } : {}) }))
+    test.meta[LEAKS_META_KEY] = entries
+    if (mode === 'fail' && test.result) {
+      const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
+      const message = `Test leaked ${entries.length} resource${entries.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
+      test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}`, leaks: entries }] }
+    }
+  }
 }

@@ -10,6 +10,8 @@ import type { SourceLocation } from './stop.js'
 /** Command names: Vitest allows letters, digits, `$` and `_` only. */
 export const RUN_COMMAND = '__vitest_watchdog_run'
 export const DONE_COMMAND = '__vitest_watchdog_done'
+/** Maps creation stacks of leaked timers to the original source: the page has no source maps of its own. */
+export const MAP_COMMAND = '__vitest_watchdog_map'
 export const BROWSER_ENDPOINT_KEY = '__vitest_watchdog_browser__'
 
 /** A guarded run begins: the main process arms its stop at budget + grace. */
@@ -47,3 +49,9 @@ export interface BrowserEndpoint {
   deliver(frame: string, seq: number, verdict: Verdict): boolean
 }
 
+
+/** A creation stack in original coordinates: the first user frame (relative to the root) and the frames from it. */
+export interface MappedStack {
+  location: SourceLocation | null
+  stack: string
+}

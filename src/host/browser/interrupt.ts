@@ -10,6 +10,7 @@
 import type { TestProject } from 'vitest/node'
 import { BROWSER_ENDPOINT_KEY, type ClaimAnswer, type Verdict } from '../../shared/browser-protocol.js'
 import type { SourceLocation } from '../../shared/stop.js'
+import { originalStack, userLocation } from './source-map.js'
 
 /**
  * A renderer that spins in JavaScript answers Debugger.pause within a few ms
@@ -112,7 +113,7 @@ export class PageDebugger {
       const stack = callFrames.map((frame) => `    at ${frame.functionName || '<anonymous>'} (${this.scripts.get(frame.location.scriptId) ?? frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1})`).join('\n')
       // terminateExecution answers only once the page runs again: send both, then await both.
       await bounded(Promise.all([session.send('Runtime.terminateExecution'), session.send('Debugger.resume')]), 'terminating the running JavaScript')
-      const verdict: Verdict = { location: userLocation(project, stack), stack, originalStack: mappedStack(project, stack) }
+      const verdict: Verdict = { location: userLocation(project, stack), stack, originalStack: originalStack(project, stack) }
       await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, verdict) { return this.deliver(frame, seq, verdict) }', arguments: [{ value: frame }, { value: seq }, { value: verdict }], returnByValue: true }), 'delivering the verdict')
       return { kind: 'stopped', location: verdict.location }
     } catch (error) {
@@ -125,18 +126,4 @@ export class PageDebugger {
   async close(): Promise<void> {
     await bounded(this.cdp.detach(), 'detaching').catch(() => {})
   }
-}
-
-/** The frames in original coordinates, for the report (the error keeps the served ones: Vitest maps those itself for its code frame). */
-function mappedStack(project: TestProject, stack: string): string {
-  const browser = (project as unknown as { browser?: { parseStacktrace(stack: string): Array<{ file: string; line: number; column: number; method: string }> } }).browser
-  return (browser?.parseStacktrace(stack) ?? []).map((f) => `    at ${f.method || '<anonymous>'} (${f.file}:${f.line}:${f.column})`).join('\n')
-}
-
-/** The first frame in the user's own code, in original coordinates, through the source maps Vite served the page. */
-function userLocation(project: TestProject, stack: string): SourceLocation | null {
-  const browser = (project as unknown as { browser?: { parseStacktrace(stack: string): Array<{ file: string; line: number; column: number }> } }).browser
-  const frames = browser?.parseStacktrace(stack) ?? []
-  const user = frames.find((frame) => !frame.file.includes('/node_modules/') && !frame.file.includes('/@vite') && !frame.file.includes('__vitest'))
-  return user ? { file: user.file, line: user.line, column: user.column } : null
 }

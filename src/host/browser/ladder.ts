@@ -7,9 +7,10 @@
  */
 import { relative } from 'node:path'
 import type { BrowserCommand, TestProject, Vitest } from 'vitest/node'
-import { DONE_COMMAND, RUN_COMMAND, type RunMessage } from '../../shared/browser-protocol.js'
+import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { describeStop, type Stop } from '../../shared/stop.js'
 import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
+import { userLocation, userStack } from './source-map.js'
 
 interface CommandContext {
   project: TestProject
@@ -67,6 +68,8 @@ export class BrowserLadder {
   commands(): Record<string, BrowserCommand<never>> {
     return {
       [RUN_COMMAND]: ((context: CommandContext, run: RunMessage) => this.started(context, run).then(() => undefined)) as unknown as BrowserCommand<never>,
+      [MAP_COMMAND]: ((context: CommandContext, stacks: string[]): MappedStack[] =>
+        stacks.map((stack) => ({ location: userLocation(context.project, stack, context.project.config.root), stack: userStack(context.project, stack) }))) as unknown as BrowserCommand<never>,
       [DONE_COMMAND]: ((context: CommandContext, { frame, seq }: { frame: string; seq: number }) => this.ended(context, frame, seq)) as unknown as BrowserCommand<never>,
     }
   }

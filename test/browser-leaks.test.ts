@@ -1,0 +1,32 @@
+import { beforeAll, expect, test } from 'vitest'
+import { expectStatus, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
+
+// fixtures/browser-leaks: timers a test leaves pending in the page are
+// reported with the line that created them, as in Node.
+let run: FixtureRun
+
+beforeAll(async () => {
+  run = await runFixture('browser-leaks')
+})
+
+const leaksOf = (name: string) => (run.report?.leaks ?? []).filter((leak) => leak.test === name)
+
+test('a timeout and an interval left pending are leaks, at their creation line in the original source', () => {
+  expect(leaksOf('leaves a timeout pending')).toMatchObject([{ file: 'timers.test.ts', type: 'Timeout', location: { file: 'timers.test.ts', line: 4 } }])
+  expect(leaksOf('leaves an interval running')).toMatchObject([{ file: 'timers.test.ts', type: 'Interval', location: { file: 'timers.test.ts', line: 8 } }])
+  expect(leaksOf('leaves a timeout pending')[0]!.stack.split('\n')[1]).toContain('/fixtures/browser-leaks/timers.test.ts:4:')
+  expectStatus(run, 'timers.test.ts > leaves a timeout pending', 'passed')
+})
+
+test('cleared and fired timers are not leaks', () => {
+  expect(leaksOf('clears what it starts')).toEqual([])
+  expect(leaksOf('waits for its timeout to fire')).toEqual([])
+  expect(run.report?.leaks).toHaveLength(3)
+})
+
+test("meta leaks: 'fail' fails the test with a LeakError naming the line", () => {
+  expect(leaksOf('fails on its leak')).toMatchObject([{ type: 'Timeout', location: { file: 'timers.test.ts', line: 24 }, failed: true }])
+  const outcome = outcomeOf(run, 'timers.test.ts > fails on its leak')
+  expect(outcome.status).toBe('failed')
+  expect(outcome.failureMessages[0]).toMatch(/^LeakError: Test leaked 1 resource \(vitest-watchdog, leaks: 'fail'\):\n {2}- Timeout created at timers\.test\.ts:24:\d+: a setTimeout that had not fired/)
+})
