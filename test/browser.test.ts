@@ -49,6 +49,7 @@ describe.each(interrupted)('$file', ({ file, test: name, line }) => {
     expect(outcome.status).toBe('failed')
     expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "interrupt" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)/)
     expect(outcome.failureMessages[0]).toContain(`It was stuck at ${file}:${line}:`)
+    expect(outcome.failureMessages[0]).toContain('so the running JavaScript was terminated; the page goes on.')
   })
 
   test('the report holds the hang at the original line, with an original-coordinates stack', () => {

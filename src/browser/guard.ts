@@ -178,6 +178,7 @@ export class BrowserGuard {
       location: verdict?.location ?? null,
       stack: verdict?.stack || spec.definedAt || '',
       hadSignal: !!spec.abort,
+      inPage: true,
     }, spec.root)
   }
 }

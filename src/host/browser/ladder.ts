@@ -157,8 +157,9 @@ export class BrowserLadder {
       elapsedMs: Date.now() - watched.began,
       location: null,
       stack: '',
+      inPage: true,
     }
-    vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} The page did not answer the debugger (${why}), so it was closed.`)
+    vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} (${why})`)
     this.onHostStop(vitest, run.file, run.name, stop)
     this.debuggers.delete(context.sessionId)
     for (const [key, other] of this.runs) {
