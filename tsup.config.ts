@@ -21,10 +21,11 @@ export default defineConfig([
     // Keep 'node:' specifiers: Vite's module runner resolves a bare 'timers' as a file.
     removeNodeProtocol: false,
   },
-  // The page's setup file in browser mode, served by Vite to the tester
-  // frame as one self-contained module: no node module, no chunk to resolve.
+  // The page's setup file in browser mode, and the package entry a browser
+  // test file gets (the `browser` export condition), served by Vite to the
+  // tester frame: self-contained modules, no node module, no chunk to resolve.
   {
-    entry: { 'browser/setup': 'src/browser/setup.ts' },
+    entry: { 'browser/setup': 'src/browser/setup.ts', 'browser/index': 'src/browser/index.ts' },
     format: ['esm'],
     target: 'es2022',
     platform: 'browser',

@@ -12,9 +12,9 @@ beforeAll(async () => {
 const leaksOf = (name: string) => (run.report?.leaks ?? []).filter((leak) => leak.test === name)
 
 test('a timeout and an interval left pending are leaks, at their creation line in the original source', () => {
-  expect(leaksOf('leaves a timeout pending')).toMatchObject([{ file: 'timers.test.ts', type: 'Timeout', location: { file: 'timers.test.ts', line: 4 } }])
-  expect(leaksOf('leaves an interval running')).toMatchObject([{ file: 'timers.test.ts', type: 'Interval', location: { file: 'timers.test.ts', line: 8 } }])
-  expect(leaksOf('leaves a timeout pending')[0]!.stack.split('\n')[1]).toContain('/fixtures/browser-leaks/timers.test.ts:4:')
+  expect(leaksOf('leaves a timeout pending')).toMatchObject([{ file: 'timers.test.ts', type: 'Timeout', location: { file: 'timers.test.ts', line: 5 } }])
+  expect(leaksOf('leaves an interval running')).toMatchObject([{ file: 'timers.test.ts', type: 'Interval', location: { file: 'timers.test.ts', line: 9 } }])
+  expect(leaksOf('leaves a timeout pending')[0]!.stack.split('\n')[1]).toContain('/fixtures/browser-leaks/timers.test.ts:5:')
   expectStatus(run, 'timers.test.ts > leaves a timeout pending', 'passed')
 })
 
@@ -25,8 +25,12 @@ test('cleared and fired timers are not leaks', () => {
 })
 
 test("meta leaks: 'fail' fails the test with a LeakError naming the line", () => {
-  expect(leaksOf('fails on its leak')).toMatchObject([{ type: 'Timeout', location: { file: 'timers.test.ts', line: 24 }, failed: true }])
+  expect(leaksOf('fails on its leak')).toMatchObject([{ type: 'Timeout', location: { file: 'timers.test.ts', line: 25 }, failed: true }])
   const outcome = outcomeOf(run, 'timers.test.ts > fails on its leak')
   expect(outcome.status).toBe('failed')
-  expect(outcome.failureMessages[0]).toMatch(/^LeakError: Test leaked 1 resource \(vitest-watchdog, leaks: 'fail'\):\n {2}- Timeout created at timers\.test\.ts:24:\d+: a setTimeout that had not fired/)
+  expect(outcome.failureMessages[0]).toMatch(/^LeakError: Test leaked 1 resource \(vitest-watchdog, leaks: 'fail'\):\n {2}- Timeout created at timers\.test\.ts:25:\d+: a setTimeout that had not fired/)
+})
+
+test('killAfter() imported from the package works in a browser test file (the browser entry, without the plugin)', () => {
+  expectStatus(run, 'timers.test.ts > killAfter() from the package works in a browser test file', 'passed')
 })
