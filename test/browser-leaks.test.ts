@@ -34,3 +34,11 @@ test("meta leaks: 'fail' fails the test with a LeakError naming the line", () =>
 test('killAfter() imported from the package works in a browser test file (the browser entry, without the plugin)', () => {
   expectStatus(run, 'timers.test.ts > killAfter() from the package works in a browser test file', 'passed')
 })
+
+test('under --inspect the page is left as it is: no guard, no leak check, and the watchdog says so once', async () => {
+  // Vitest's browser mode takes no port from --inspect=0: Chromium listens on 9229 for the run.
+  const inspected = await runFixture('browser-leaks', { args: ['--inspect=0', '--no-file-parallelism'] })
+  expect(outcomeOf(inspected, 'timers.test.ts > fails on its leak').status).toBe('passed')
+  expect(inspected.report).toMatchObject({ hangs: [], leaks: [] })
+  expect(inspected.output.match(/vitest-watchdog: a debugger is enabled \(--inspect \/ --inspect-brk\); standing down/g)).toHaveLength(1)
+})

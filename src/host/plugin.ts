@@ -74,7 +74,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       const config = project.config as unknown as { pool: string; poolRunner?: unknown }
       // A browser project runs in pages, not in the pools: the page gets its own part of the ladder.
       const browser = isBrowserProject(project)
-      if (browser) setUpBrowserProject(vitest, project, saidBrowser)
+      // Under a debugger (--inspect, --inspect-brk) the page is left as it is, as the Node workers are.
+      if (browser && !(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) setUpBrowserProject(vitest, project, saidBrowser)
       else if (respawning && config.pool in respawning.POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning
