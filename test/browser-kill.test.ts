@@ -1,8 +1,8 @@
 import { expect, test } from 'vitest'
 import { hangOf, runFixture } from './support/run-fixture.js'
 
-// Browser mode past the interrupt: a page that cannot pause, and browsers
-// without the Chrome DevTools Protocol.
+// Browser mode beyond a test body: a page that cannot pause, browsers
+// without the Chrome DevTools Protocol, the run deadline, the import budget.
 
 test('a page blocked outside JavaScript (a synchronous request that never returns) is closed: the run ends and the report names the test at stage kill', async () => {
   const run = await runFixture('browser-kill')
@@ -26,4 +26,12 @@ test('a page that spins where nothing is guarded (a setup file of the user) cann
   const run = await runFixture('browser-run-timeout')
   expect(run.code).toBe(1)
   expect(run.output).toMatch(/vitest-watchdog: the run deadline \(runTimeout\) passed \d+ms ago and Vitest has not finished: stopping every worker and exiting\./)
+})
+
+test('a top-level loop in a browser test file is interrupted at the import budget; the next file runs', async () => {
+  const run = await runFixture('browser-import')
+  expect(run.code).toBe(1)
+  expect(run.report?.hangs).toMatchObject([{ file: 'a-top-level-loop.test.ts', test: '(file)', what: 'Import of "a-top-level-loop.test.ts"', stage: 'interrupt', reason: 'interrupted', killAfter: 500, location: { file: 'a-top-level-loop.test.ts', line: 4, column: 1 } }])
+  expect(run.output).toContain('TestStoppedError: Import of "a-top-level-loop.test.ts" stopped by vitest-watchdog at stage "interrupt"')
+  expect(run.tests.get('b-next-file.test.ts > runs after the stopped import')?.status).toBe('passed')
 })

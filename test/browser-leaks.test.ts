@@ -12,7 +12,7 @@ beforeAll(async () => {
 const leaksOf = (name: string) => (run.report?.leaks ?? []).filter((leak) => leak.test === name)
 
 test('a timeout and an interval left pending are leaks, at their creation line in the original source', () => {
-  expect(leaksOf('leaves a timeout pending')).toMatchObject([{ file: 'timers.test.ts', type: 'Timeout', location: { file: 'timers.test.ts', line: 5 } }])
+  expect(leaksOf('leaves a timeout pending')).toMatchObject([{ file: 'timers.test.ts', type: 'Timeout', location: { file: 'timers.test.ts', line: 5, column: 3 } }])
   expect(leaksOf('leaves an interval running')).toMatchObject([{ file: 'timers.test.ts', type: 'Interval', location: { file: 'timers.test.ts', line: 9 } }])
   expect(leaksOf('leaves a timeout pending')[0]!.stack.split('\n')[1]).toContain('/fixtures/browser-leaks/timers.test.ts:5:')
   expectStatus(run, 'timers.test.ts > leaves a timeout pending', 'passed')

@@ -38,12 +38,12 @@ test("the browser carries the run's mark, so no chromium process may outlive the
 })
 
 const interrupted = [
-  { file: 'sync-loop.test.ts', test: 'spins forever', line: 9 },
-  { file: 'catch-all.test.ts', test: 'swallows every error', line: 4 },
-  { file: 'microtask-loop.test.ts', test: 'awaits in a loop that never ends', line: 5 },
+  { file: 'sync-loop.test.ts', test: 'spins forever', line: 9, column: 3 },
+  { file: 'catch-all.test.ts', test: 'swallows every error', line: 4, column: 20 },
+  { file: 'microtask-loop.test.ts', test: 'awaits in a loop that never ends', line: 5, column: 5 },
 ]
 
-describe.each(interrupted)('$file', ({ file, test: name, line }) => {
+describe.each(interrupted)('$file', ({ file, test: name, line, column }) => {
   test('the hung test fails at stage interrupt, with the stuck line of the original source', () => {
     const outcome = outcomeOf(run, `${file} > ${name}`)
     expect(outcome.status).toBe('failed')
@@ -54,7 +54,7 @@ describe.each(interrupted)('$file', ({ file, test: name, line }) => {
 
   test('the report holds the hang at the original line, with an original-coordinates stack', () => {
     const hang = hangOf(run, file, name)
-    expect(hang).toMatchObject({ file, test: name, stage: 'interrupt', reason: 'interrupted', killAfter: 400, location: { file, line } })
+    expect(hang).toMatchObject({ file, test: name, stage: 'interrupt', reason: 'interrupted', killAfter: 400, location: { file, line, column } })
     expect(hang.elapsedMs).toBeGreaterThanOrEqual(400)
     expect(hang.stack.split('\n')[0]).toMatch(/^TestStoppedError: /)
     expect(hang.stack.split('\n')[1]).toContain(`/fixtures/browser-interrupt/${file}:${line}:`)

@@ -16,9 +16,10 @@ interface Frame {
   method: string
 }
 
+/** Columns come back 0-based from Vitest's mapping; V8 stacks, Node's reports and editors count from 1. */
 function framesOf(project: TestProject, stack: string): Frame[] {
   const browser = (project as unknown as { browser?: { parseStacktrace(stack: string): Frame[] } }).browser
-  return browser?.parseStacktrace(stack) ?? []
+  return (browser?.parseStacktrace(stack) ?? []).map((frame) => ({ ...frame, column: frame.column + 1 }))
 }
 
 function isUser(frame: Frame): boolean {
