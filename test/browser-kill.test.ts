@@ -2,7 +2,8 @@ import { expect, test } from 'vitest'
 import { hangOf, runFixture } from './support/run-fixture.js'
 
 // Browser mode beyond a test body: a page that cannot pause, browsers
-// without the Chrome DevTools Protocol, the run deadline, the import budget.
+// without the Chrome DevTools Protocol, the run deadline, the import budget,
+// concurrent tests.
 
 test('a page blocked outside JavaScript (a synchronous request that never returns) is closed: the run ends and the report names the test at stage kill', async () => {
   const run = await runFixture('browser-kill')
@@ -34,4 +35,10 @@ test('a top-level loop in a browser test file is interrupted at the import budge
   expect(run.report?.hangs).toMatchObject([{ file: 'a-top-level-loop.test.ts', test: '(file)', what: 'Import of "a-top-level-loop.test.ts"', stage: 'interrupt', reason: 'interrupted', killAfter: 500, location: { file: 'a-top-level-loop.test.ts', line: 4, column: 1 } }])
   expect(run.output).toContain('TestStoppedError: Import of "a-top-level-loop.test.ts" stopped by vitest-watchdog at stage "interrupt"')
   expect(run.tests.get('b-next-file.test.ts > runs after the stopped import')?.status).toBe('passed')
+})
+
+test('concurrent tests in one page: the stop goes to the test whose code is stuck, and its sibling, held up meanwhile, passes', async () => {
+  const run = await runFixture('browser-concurrent')
+  expect(run.report?.hangs).toMatchObject([{ file: 'concurrent.test.ts', test: 'two tests share the page > spins', stage: 'interrupt', reason: 'interrupted', location: { file: 'concurrent.test.ts', line: 13 } }])
+  expect(run.tests.get('concurrent.test.ts > two tests share the page > waits for a short timer, held up by its sibling')?.status).toBe('passed')
 })

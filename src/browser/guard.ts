@@ -26,6 +26,8 @@ export interface BrowserGuardSpec {
   name: string
   /** A stack line pointing at the definition, for stops with no stuck frame. */
   definedAt?: string
+  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
+  definition?: { file: string; line: number }
   abort?: (reason: TestStoppedError) => void
   expire?: () => void
 }
@@ -147,13 +149,38 @@ export class BrowserGuard {
   }
 
   /** Asked by the main process while the page is paused: nothing can race with it. */
-  claim(frame: string, seq: number): ClaimAnswer {
+  claim(frame: string, seq: number, stuck: { file: string; line: number } | null): ClaimAnswer {
     if (frame !== this.frame) return { state: 'elsewhere' }
-    const run = this.active.get(seq)
-    if (!run || run.outcome || run.claimed) return { state: 'ended' }
+    const due = this.active.get(seq)
+    if (!due || due.outcome || due.claimed) return { state: 'ended' }
+    const run = this.culpritOf(stuck) ?? due
     run.claimed = true
     for (const timer of run.timers) realClearTimeout(timer)
-    return { state: 'claimed' }
+    // The siblings lost the page's thread while it spun: their clocks start again.
+    const restarted: number[] = []
+    for (const other of this.active.values()) {
+      if (other === run || other.outcome || other.claimed || other.aborted) continue
+      for (const timer of other.timers.splice(0)) realClearTimeout(timer)
+      this.arm(other)
+      restarted.push(other.seq)
+    }
+    return { state: 'claimed', seq: run.seq, restarted }
+  }
+
+  /**
+   * Among concurrent runs, the one whose `test(` line is the closest above the
+   * stuck line in its file (as worker/guard.ts does in Node); null when there
+   * is one run, or it cannot be told.
+   */
+  private culpritOf(stuck: { file: string; line: number } | null): Active | null {
+    if (!stuck || this.active.size < 2) return null
+    let best: Active | null = null
+    for (const run of this.active.values()) {
+      const at = run.spec.definition
+      if (!at || at.file !== stuck.file || at.line > stuck.line || run.outcome) continue
+      if (!best || at.line > best.spec.definition!.line) best = run
+    }
+    return best
   }
 
   /** The claimed run's JavaScript was terminated: it fails at stage interrupt. */

@@ -74,7 +74,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   // Failing to announce a run (the main process is gone) must not fail the test.
   const send = (name: string, payload: unknown) => commands.triggerCommand(name, [payload]).catch(() => {})
   const guard = new BrowserGuard((run) => send(RUN_COMMAND, run), (seq) => void send(DONE_COMMAND, { frame: guard.frame, seq }))
-  const endpoint: BrowserEndpoint = { claim: (frame, seq) => guard.claim(frame, seq), deliver: (frame, seq, verdict) => guard.deliver(frame, seq, verdict) }
+  const endpoint: BrowserEndpoint = { claim: (frame, seq, stuck) => guard.claim(frame, seq, stuck), deliver: (frame, seq, verdict) => guard.deliver(frame, seq, verdict) }
   Object.defineProperty(globalThis, BROWSER_ENDPOINT_KEY, { value: endpoint, configurable: true })
 
   const root = runner.config.root
@@ -117,6 +117,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
       file: test.file.filepath,
       name: name(test),
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
+      definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
     }), () => (gate ? gate.start(fn) : fn()))

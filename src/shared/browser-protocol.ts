@@ -33,7 +33,11 @@ export interface RunMessage {
  * frame `frame` still running? `elsewhere`: the page paused in another frame
  * (whose run holds the thread, and has a deadline of its own).
  */
-export type ClaimAnswer = { state: 'claimed' } | { state: 'ended' } | { state: 'elsewhere' }
+export type ClaimAnswer =
+  /** `seq`: the run stopped (among concurrent tests, the one whose code is stuck); `restarted`: its siblings, whose clocks start again. */
+  | { state: 'claimed'; seq: number; restarted: number[] }
+  | { state: 'ended' }
+  | { state: 'elsewhere' }
 
 /** Given to the page after the stuck JavaScript was terminated: the run fails at stage interrupt with these. */
 export interface Verdict {
@@ -45,7 +49,8 @@ export interface Verdict {
 }
 
 export interface BrowserEndpoint {
-  claim(frame: string, seq: number): ClaimAnswer
+  /** `stuck`: the first user frame of the pause, original coordinates: tells concurrent tests apart. */
+  claim(frame: string, seq: number, stuck: { file: string; line: number } | null): ClaimAnswer
   deliver(frame: string, seq: number, verdict: Verdict): boolean
 }
 

@@ -20,6 +20,9 @@ import { originalStack, userLocation } from './source-map.js'
  */
 export const CDP_ANSWER_BOUND_MS = 2_000
 
+/** An idle page answers Runtime.evaluate at once; a blocked one never does. */
+const IDLE_CHECK_BOUND_MS = 500
+
 export interface CdpSession {
   send(method: string, params?: object): Promise<unknown>
   on(event: string, listener: (payload: never) => void): unknown
@@ -39,7 +42,8 @@ interface Paused {
 }
 
 export type InterruptOutcome =
-  | { kind: 'stopped'; location: SourceLocation | null }
+  /** `seq`: the run stopped, `restarted`: its concurrent siblings, whose clocks started again. */
+  | { kind: 'stopped'; seq: number; restarted: number[]; location: SourceLocation | null }
   /** The run had ended by the time the page paused: nothing to do. */
   | { kind: 'ended' }
   /** Another frame of the page held the thread: its own deadline comes; this run is looked at again later. */
@@ -67,6 +71,8 @@ export function bounded<T>(promise: Promise<T>, what: string, ms = CDP_ANSWER_BO
  */
 export class PageDebugger {
   private waiting: ((event: Paused) => void) | null = null
+  /** One stop at a time per page: they share its thread and this session's pause. */
+  private queue: Promise<unknown> = Promise.resolve()
   /** Call frames name their script by id only: the URL each was served from, as the page parsed it. */
   private readonly scripts = new Map<string, string>()
   private constructor(private readonly cdp: CdpSession) {
@@ -89,13 +95,30 @@ export class PageDebugger {
     return pageDebugger
   }
 
+  /** Runs `fn` after every stop queued before it on this page. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn)
+    this.queue = next.catch(() => {})
+    return next
+  }
+
   /** Pauses the page, claims run `seq` in the frame it paused in, terminates it and delivers the verdict. */
   async interrupt(project: TestProject, frame: string, seq: number): Promise<InterruptOutcome> {
     const session = this.cdp
     try {
       const paused = new Promise<Paused>((resolve) => (this.waiting = resolve))
       await bounded(session.send('Debugger.pause'), 'Debugger.pause')
-      const { callFrames } = await bounded(paused, 'the pause')
+      const callFrames = await bounded(paused, 'the pause').then((event) => event.callFrames, async (error: unknown) => {
+        // No pause: blocked outside JavaScript, or idle (no JavaScript ran
+        // since the request; the run's own timers end it). Only a blocked
+        // page also leaves Runtime.evaluate unanswered. The pause stays
+        // requested; whatever runs next takes it, and it is resumed at once.
+        this.waiting = null
+        const idle = await bounded(session.send('Runtime.evaluate', { expression: '0' }), 'Runtime.evaluate', IDLE_CHECK_BOUND_MS).then(() => true, () => false)
+        if (idle) return null
+        throw error
+      })
+      if (!callFrames) return { kind: 'ended' }
       const top = callFrames[0]
       const endpoint = top
         ? ((await bounded(session.send('Debugger.evaluateOnCallFrame', { callFrameId: top.callFrameId, expression: `globalThis[${JSON.stringify(BROWSER_ENDPOINT_KEY)}]` }), 'finding the endpoint')) as { result: { objectId?: string } }).result.objectId
@@ -104,18 +127,20 @@ export class PageDebugger {
         await session.send('Debugger.resume').catch(() => {})
         return { kind: 'unanswered', why: 'the page paused outside the tester frame' }
       }
-      const claim = (await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq) { return this.claim(frame, seq) }', arguments: [{ value: frame }, { value: seq }], returnByValue: true }), 'claiming the run')) as { result: { value?: ClaimAnswer } }
-      const state = claim.result.value?.state
-      if (state !== 'claimed') {
-        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
-        return { kind: state === 'elsewhere' ? 'elsewhere' : 'ended' }
-      }
       const stack = callFrames.map((frame) => `    at ${frame.functionName || '<anonymous>'} (${this.scripts.get(frame.location.scriptId) ?? frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1})`).join('\n')
+      const location = userLocation(project, stack)
+      const stuck = location ? { file: location.file, line: location.line } : null
+      const claim = (await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, stuck) { return this.claim(frame, seq, stuck) }', arguments: [{ value: frame }, { value: seq }, { value: stuck }], returnByValue: true }), 'claiming the run')) as { result: { value?: ClaimAnswer } }
+      const answer = claim.result.value
+      if (answer?.state !== 'claimed') {
+        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
+        return { kind: answer?.state === 'elsewhere' ? 'elsewhere' : 'ended' }
+      }
       // terminateExecution answers only once the page runs again: send both, then await both.
       await bounded(Promise.all([session.send('Runtime.terminateExecution'), session.send('Debugger.resume')]), 'terminating the running JavaScript')
-      const verdict: Verdict = { location: userLocation(project, stack), stack, originalStack: originalStack(project, stack) }
-      await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, verdict) { return this.deliver(frame, seq, verdict) }', arguments: [{ value: frame }, { value: seq }, { value: verdict }], returnByValue: true }), 'delivering the verdict')
-      return { kind: 'stopped', location: verdict.location }
+      const verdict: Verdict = { location, stack, originalStack: originalStack(project, stack) }
+      await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, verdict) { return this.deliver(frame, seq, verdict) }', arguments: [{ value: frame }, { value: answer.seq }, { value: verdict }], returnByValue: true }), 'delivering the verdict')
+      return { kind: 'stopped', seq: answer.seq, restarted: answer.restarted, location }
     } catch (error) {
       this.waiting = null
       return { kind: 'unanswered', why: error instanceof Error ? error.message : String(error) }

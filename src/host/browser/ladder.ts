@@ -114,11 +114,19 @@ export class BrowserLadder {
   }
 
   private async stop(key: string): Promise<void> {
+    const due = this.runs.get(key)
+    if (!due) return
+    const pageDebugger = await this.debuggerOf(due.context)
+    if (pageDebugger) await pageDebugger.exclusive(() => this.stopNow(key, due, pageDebugger))
+    else await this.stopNow(key, due, null)
+  }
+
+  private async stopNow(key: string, due: Watched, pageDebugger: PageDebugger | null): Promise<void> {
+    // A stop queued behind another may find its run ended, stopped or re-armed by it.
     const watched = this.runs.get(key)
-    if (!watched) return
+    if (watched !== due) return
     this.runs.delete(key)
     const { context, run } = watched
-    const pageDebugger = await this.debuggerOf(context)
     if (!pageDebugger) {
       // No CDP (Firefox, WebKit): the page's own never-settled timer, due now,
       // ends an idle run; only a run still going a while later is closed.
@@ -132,6 +140,23 @@ export class BrowserLadder {
     const outcome = await pageDebugger.interrupt(context.project, run.frame, run.seq)
     if (outcome.kind === 'elsewhere' && watched.elsewhere < ELSEWHERE_LOOKS) {
       this.arm(key, { ...watched, elsewhere: watched.elsewhere + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
+      return
+    }
+    if (outcome.kind === 'stopped') {
+      // Concurrent tests: the stopped run may be a sibling of the one whose
+      // deadline passed; the others' clocks started again in the page.
+      const stopped = this.runs.get(this.key(context, run.frame, outcome.seq))
+      if (stopped) {
+        clearTimeout(stopped.timer)
+        this.runs.delete(this.key(context, run.frame, outcome.seq))
+      }
+      for (const seq of outcome.restarted) {
+        const siblingKey = this.key(context, run.frame, seq)
+        const sibling = seq === run.seq ? watched : this.runs.get(siblingKey)
+        if (!sibling) continue
+        clearTimeout(sibling.timer)
+        this.arm(siblingKey, { run: sibling.run, context: sibling.context, elsewhere: 0 }, sibling.run.budget + sibling.run.grace)
+      }
       return
     }
     if (outcome.kind === 'unanswered' || outcome.kind === 'elsewhere') await this.kill(watched, outcome.kind === 'unanswered' ? outcome.why : 'the page kept pausing in another frame')
