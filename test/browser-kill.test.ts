@@ -39,6 +39,13 @@ test('a top-level loop in a browser test file is interrupted at the import budge
 
 test('concurrent tests in one page: the stop goes to the test whose code is stuck, and its sibling, held up meanwhile, passes', async () => {
   const run = await runFixture('browser-concurrent')
-  expect(run.report?.hangs).toMatchObject([{ file: 'concurrent.test.ts', test: 'two tests share the page > spins', stage: 'interrupt', reason: 'interrupted', location: { file: 'concurrent.test.ts', line: 13 } }])
+  expect(hangOf(run, 'concurrent.test.ts', 'two tests share the page > spins')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { file: 'concurrent.test.ts', line: 13 } })
   expect(run.tests.get('concurrent.test.ts > two tests share the page > waits for a short timer, held up by its sibling')?.status).toBe('passed')
+})
+
+test("a page's last run, ending by its own timer when the main process's stop is due too, ends at stage abort: the idle page is neither interrupted nor closed", async () => {
+  const run = await runFixture('browser-concurrent')
+  expect(hangOf(run, 'last-never-settles.test.ts', 'waits forever, last')).toMatchObject({ stage: 'abort', reason: 'never-settled', location: null })
+  expect(run.report?.hangs).toHaveLength(2)
+  expect(run.output).not.toContain('Browser connection was closed')
 })

@@ -107,7 +107,9 @@ function reasonText(stop: Stop): string {
         ? `It was stuck inside a timer, I/O or hook callback (async id ${stop.asyncId}), where terminating the thread could abort the whole process, so the thread was abandoned: it keeps spinning, unref'd, until the run ends.`
         : `It was stuck inside a timer, I/O or hook callback (async id ${stop.asyncId}), where terminating JavaScript would crash Node, so the worker was killed.`
     case 'unconfirmed':
-      return 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
+      return stop.inPage
+        ? 'The page kept pausing outside the test\'s own code, so it could not tell what to terminate, and the page was closed.'
+        : 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
     case 'inspector-unavailable':
       return "The worker's inspector could not be opened (does the test handle SIGUSR1 itself?), so the worker was killed."
     case 'crashed':

@@ -48,6 +48,8 @@ export type InterruptOutcome =
   | { kind: 'ended' }
   /** Another frame of the page held the thread: its own deadline comes; this run is looked at again later. */
   | { kind: 'elsewhere' }
+  /** The page paused with no user code on its stack, or outside the tester frames: looked at again later. */
+  | { kind: 'no-user-frame' }
   /** The page never paused or never answered, or has no endpoint where it paused: stage kill. */
   | { kind: 'unanswered'; why: string }
 
@@ -124,12 +126,20 @@ export class PageDebugger {
         ? ((await bounded(session.send('Debugger.evaluateOnCallFrame', { callFrameId: top.callFrameId, expression: `globalThis[${JSON.stringify(BROWSER_ENDPOINT_KEY)}]` }), 'finding the endpoint')) as { result: { objectId?: string } }).result.objectId
         : undefined
       if (!endpoint) {
-        await session.send('Debugger.resume').catch(() => {})
-        return { kind: 'unanswered', why: 'the page paused outside the tester frame' }
+        // Outside any tester frame (the orchestrator, between files): not this run's code now.
+        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
+        return { kind: 'no-user-frame' }
       }
       const stack = callFrames.map((frame) => `    at ${frame.functionName || '<anonymous>'} (${this.scripts.get(frame.location.scriptId) ?? frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1})`).join('\n')
       const location = userLocation(project, stack)
-      const stuck = location ? { file: location.file, line: location.line } : null
+      if (!location) {
+        // No user code on the stack: the page is in the watchdog's own code
+        // (the run's end, due at this same moment, from its own timer) or in
+        // Vitest's. Terminating there would break the runner: look again later.
+        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
+        return { kind: 'no-user-frame' }
+      }
+      const stuck = { file: location.file, line: location.line }
       const claim = (await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, stuck) { return this.claim(frame, seq, stuck) }', arguments: [{ value: frame }, { value: seq }, { value: stuck }], returnByValue: true }), 'claiming the run')) as { result: { value?: ClaimAnswer } }
       const answer = claim.result.value
       if (answer?.state !== 'claimed') {

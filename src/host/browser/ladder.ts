@@ -8,7 +8,7 @@
 import { relative } from 'node:path'
 import type { BrowserCommand, TestProject, Vitest } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
-import { describeStop, type Stop } from '../../shared/stop.js'
+import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
 import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
 import { userLocation, userStack } from './source-map.js'
 
@@ -51,7 +51,9 @@ const NO_CDP_KILL_MARGIN_MS = 1_000
 /**
  * Frames of one page share its thread: while another frame's run spins, this
  * one cannot run, and is looked at again one grace period later, after that
- * run's own stop. Past this many looks the page is not making progress.
+ * run's own stop. The same for a pause outside user code (the run's own end,
+ * due at the same moment, or Vitest's code). Past this many looks the page is
+ * not making progress.
  */
 const ELSEWHERE_LOOKS = 10
 /** With grace 0, the next look still waits for the other run's stop to land (a stop takes a few ms). */
@@ -123,43 +125,51 @@ export class BrowserLadder {
 
   private async stopNow(key: string, due: Watched, pageDebugger: PageDebugger | null): Promise<void> {
     // A stop queued behind another may find its run ended, stopped or re-armed by it.
-    const watched = this.runs.get(key)
-    if (watched !== due) return
-    this.runs.delete(key)
+    if (this.runs.get(key) !== due) return
+    const watched = due
     const { context, run } = watched
+    // The entry stays while the stop is under way: the run's `done` may come
+    // meanwhile (it ended by its own timer), and then nothing more is done.
+    const stillDue = () => this.runs.get(key) === watched
     if (!pageDebugger) {
       // No CDP (Firefox, WebKit): the page's own never-settled timer, due now,
       // ends an idle run; only a run still going a while later is closed.
-      if (!watched.noCdpWait) {
-        this.arm(key, { ...watched, noCdpWait: true }, NO_CDP_KILL_MARGIN_MS)
-        return
+      if (!watched.noCdpWait) this.arm(key, { ...watched, noCdpWait: true }, NO_CDP_KILL_MARGIN_MS)
+      else {
+        this.runs.delete(key)
+        await this.kill(watched, 'blocked-outside-js', 'this browser has no Chrome DevTools Protocol')
       }
-      await this.kill(watched, 'this browser has no Chrome DevTools Protocol')
       return
     }
     const outcome = await pageDebugger.interrupt(context.project, run.frame, run.seq)
-    if (outcome.kind === 'elsewhere' && watched.elsewhere < ELSEWHERE_LOOKS) {
-      this.arm(key, { ...watched, elsewhere: watched.elsewhere + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
-      return
-    }
     if (outcome.kind === 'stopped') {
       // Concurrent tests: the stopped run may be a sibling of the one whose
       // deadline passed; the others' clocks started again in the page.
-      const stopped = this.runs.get(this.key(context, run.frame, outcome.seq))
-      if (stopped) {
-        clearTimeout(stopped.timer)
-        this.runs.delete(this.key(context, run.frame, outcome.seq))
-      }
+      const stoppedKey = this.key(context, run.frame, outcome.seq)
+      const stopped = this.runs.get(stoppedKey)
+      if (stopped) clearTimeout(stopped.timer)
+      this.runs.delete(stoppedKey)
       for (const seq of outcome.restarted) {
         const siblingKey = this.key(context, run.frame, seq)
-        const sibling = seq === run.seq ? watched : this.runs.get(siblingKey)
+        const sibling = this.runs.get(siblingKey)
         if (!sibling) continue
         clearTimeout(sibling.timer)
         this.arm(siblingKey, { run: sibling.run, context: sibling.context, elsewhere: 0 }, sibling.run.budget + sibling.run.grace)
       }
       return
     }
-    if (outcome.kind === 'unanswered' || outcome.kind === 'elsewhere') await this.kill(watched, outcome.kind === 'unanswered' ? outcome.why : 'the page kept pausing in another frame')
+    if (!stillDue()) return
+    if (outcome.kind === 'ended') {
+      this.runs.delete(key)
+      return
+    }
+    if ((outcome.kind === 'elsewhere' || outcome.kind === 'no-user-frame') && watched.elsewhere < ELSEWHERE_LOOKS) {
+      this.arm(key, { ...watched, elsewhere: watched.elsewhere + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
+      return
+    }
+    this.runs.delete(key)
+    if (outcome.kind === 'unanswered') await this.kill(watched, 'blocked-outside-js', outcome.why)
+    else await this.kill(watched, 'unconfirmed', outcome.kind === 'elsewhere' ? 'the page kept pausing in another frame' : 'the page kept pausing outside user code')
   }
 
   /**
@@ -169,13 +179,13 @@ export class BrowserLadder {
    * closed"), and the stop goes into the report from here, since the page
    * can no longer send the test's result.
    */
-  private async kill(watched: Watched, why: string): Promise<void> {
+  private async kill(watched: Watched, reason: StopReason, why: string): Promise<void> {
     const { context, run } = watched
     const { vitest } = context.project
     const stop: Stop = {
       subject: run.subject,
       stage: 'kill',
-      reason: 'blocked-outside-js',
+      reason,
       killAfter: run.budget,
       budgetSource: run.budgetSource,
       grace: run.grace,
