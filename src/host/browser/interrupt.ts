@@ -156,9 +156,4 @@ export class PageDebugger {
       return { kind: 'unanswered', why: error instanceof Error ? error.message : String(error) }
     }
   }
-
-  /** Bounded: a page that does not answer must not hold up the end of the run. */
-  async close(): Promise<void> {
-    await bounded(this.cdp.detach(), 'detaching').catch(() => {})
-  }
 }
