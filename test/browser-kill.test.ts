@@ -49,3 +49,12 @@ test("a page's last run, ending by its own timer when the main process's stop is
   expect(run.report?.hangs).toHaveLength(2)
   expect(run.output).not.toContain('Browser connection was closed')
 })
+
+test('runTimeout clamps budgets in the page: a spinning test is interrupted at the run deadline, and the test after it does not run', async () => {
+  const run = await runFixture('browser-run-deadline')
+  expect(run.code).toBe(1)
+  expect(hangOf(run, 'spins.test.ts', 'spins past the run deadline')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { file: 'spins.test.ts', line: 4 } })
+  expect(run.tests.get('spins.test.ts > spins past the run deadline')?.failureMessages[0]).toContain('from watchdog({ runTimeout }): the run deadline)')
+  expect(run.tests.get('spins.test.ts > would start after the deadline')?.status).toBe('skipped')
+  expect(run.output).toContain('vitest-watchdog: the run deadline (runTimeout) passed: tests still running then were stopped, and the tests after them did not run.')
+})

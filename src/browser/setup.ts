@@ -133,6 +133,16 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: settings.grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
   }
 
+  // With runTimeout, a test that would start past the run's deadline is not run (as in Node).
+  const beforeRun = runner.onBeforeRunTask?.bind(runner)
+  runner.onBeforeRunTask = async (test) => {
+    await beforeRun?.(test)
+    if (settings.runDeadline !== null && Date.now() >= settings.runDeadline && (test.mode === 'run' || test.mode === 'queued')) {
+      test.mode = 'skip'
+      test.result = { state: 'skip', note: 'not run: the run deadline (vitest-watchdog runTimeout) had passed' } as Task['result']
+    }
+  }
+
   if (settings.leaks !== 'off') installLeakChecks(runner, settings.leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
 
   const collected = runner.onCollected?.bind(runner)
