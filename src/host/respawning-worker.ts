@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Worker as NodeWorker } from 'node:worker_threads'
 import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
 import { CHILD_MARK } from '../shared/child-mark.js'
 import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, type ResumePlan, type RunLine } from '../shared/journal.js'
@@ -13,6 +14,7 @@ import { ProcessTarget, ThreadTarget } from './ladder/targets.js'
 import { WorkerWatch } from './ladder/watch.js'
 import { registerScratch, registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
 import { emptyPlan, recordDeath, type Death } from './resume-plan.js'
+import { leaveBehind } from './stuck-threads.js'
 
 /** Vitest's pools, and the name each gets once the watchdog wraps it. */
 export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
@@ -64,7 +66,7 @@ interface Child {
   journalFrom: number
   /** Set when the watchdog killed it: what it stopped. */
   stopped?: { stop: Stop; run: RunLine }
-  /** Threads pool: a thread left spinning because terminating it was unsafe. Never stopped. */
+  /** Threads pool: a thread left behind (stuck-threads.ts), spinning where terminating it was unsafe or blocked in a system call. Never stopped. */
   abandoned?: boolean
 }
 
@@ -254,8 +256,9 @@ export class RespawningWorker implements PoolWorker {
     for (const childPid of child.watch?.target.ownChildren(run.at) ?? []) killTree(childPid)
     if (abandon) {
       // Terminating a thread that spins inside an async callback can abort the
-      // whole process: it is left spinning, unref'd, and must not keep the run alive.
-      ;(child.worker as unknown as { _thread?: { unref(): void } })._thread?.unref()
+      // whole process: it is left spinning, unref'd, and must not keep the run
+      // alive. At exit Node terminates it, which is safe once nothing else runs.
+      threadOf(child)?.unref()
       child.abandoned = true
       await this.onExit(child, 1, null)
       return
@@ -266,7 +269,9 @@ export class RespawningWorker implements PoolWorker {
     ])
     if (child !== this.child) return // Its 'exit' already resumed the file.
     if (!terminated) {
-      this.options.project.vitest.logger.errorStream.write(`vitest-watchdog: the worker thread running "${run.name}" (${run.file}) could not be stopped within ${THREAD_TERMINATE_BOUND_MS}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the stuck thread ends with the run.\n`)
+      leaveBehind(threadOf(child), `"${run.name}" in ${run.file}`)
+      child.abandoned = true
+      this.options.project.vitest.logger.errorStream.write(`vitest-watchdog: the worker thread running "${run.name}" (${run.file}) could not be stopped within ${THREAD_TERMINATE_BOUND_MS}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the run will not wait for it.\n`)
     }
     await this.onExit(child, 1, null)
   }
@@ -343,6 +348,10 @@ function pidOf(child: Child): number | undefined {
   return 'pid' in child.worker ? child.worker.pid : undefined
 }
 
+function threadOf(child: Child): NodeWorker | undefined {
+  return (child.worker as unknown as { _thread?: NodeWorker })._thread
+}
+
 function threadIdOf(child: Child): number | undefined {
-  return (child.worker as unknown as { _thread?: { threadId: number } })._thread?.threadId
+  return threadOf(child)?.threadId
 }
