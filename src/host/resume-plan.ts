@@ -25,16 +25,16 @@ export function emptyPlan(): ResumePlan {
  * the worker exited.
  */
 export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
-  const tests = new Map<string, { at: number; killAfter: number | null; retries: number; tried: number }>()
+  const tests = new Map<string, Attempts>()
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */
   let file = '*'
   for (const line of parseJournal(journalText)) {
     if (line.kind === 'test' || line.kind === 'run') file = line.file
-    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, tried: 0 })
+    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, repeats: line.repeats ?? 0, retry: 0, repeat: 0, retried: 0 })
     else if (line.kind === 'try') {
       const test = tests.get(line.test)
-      if (test) test.tried = line.retry
+      if (test) Object.assign(test, { retry: line.retry, repeat: line.repeat ?? 0, retried: line.retried ?? 0 })
     }
     else if (line.kind === 'result') {
       tests.delete(line.test)
@@ -71,14 +71,37 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
   }
 }
 
-/** A test fails with `failure`, unless it has retries left: then it runs again, the failure kept as an earlier attempt's. */
-function fail(plan: ResumePlan, id: string, failure: RecordedTest, test: { retries: number; tried: number } | undefined): void {
-  if (test && test.tried < test.retries) {
-    const earlier = plan.retried?.[id]?.errors ?? []
-    plan.retried = { ...plan.retried, [id]: { next: test.tried + 1, errors: [...earlier, ...((failure.result.errors as unknown[]) ?? [])] } }
+/** A test as its journal tells it: its attempts (the test's own counts) and where the last one was. */
+interface Attempts {
+  at: number
+  killAfter: number | null
+  retries: number
+  repeats: number
+  retry: number
+  repeat: number
+  retried: number
+}
+
+/**
+ * The attempt under way failed with `failure`. As Vitest would: the test
+ * goes on with the next retry of that repeat, or else the next repeat (then
+ * it fails whatever the rest does); with none left, it fails, carrying the
+ * errors of the earlier attempts.
+ */
+function fail(plan: ResumePlan, id: string, failure: RecordedTest, test: Attempts | undefined): void {
+  const earlier = plan.continued?.[id]
+  const errors = [...(earlier?.errors ?? []), ...((failure.result.errors as unknown[]) ?? [])]
+  const failedBefore = earlier?.failed ?? false
+  if (test && test.retry < test.retries) {
+    plan.continued = { ...plan.continued, [id]: { repeat: test.repeat, retry: test.retry + 1, retriesBefore: test.retried + 1, errors, failed: failedBefore } }
     return
   }
-  plan.failed[id] = failure
+  if (test && test.repeat < test.repeats) {
+    plan.continued = { ...plan.continued, [id]: { repeat: test.repeat + 1, retry: 0, retriesBefore: test.retried, errors, failed: true } }
+    return
+  }
+  if (plan.continued) delete plan.continued[id]
+  plan.failed[id] = { ...failure, result: { ...failure.result, errors, retryCount: test?.retried ?? 0, repeatCount: test?.repeat ?? 0 } }
 }
 
 function notRun(plan: ResumePlan, file: string, reason: string, error?: Record<string, unknown>): void {

@@ -70,9 +70,14 @@ export interface RunLine {
 export type JournalLine =
   | { kind: 'journal'; version: number; pid: number }
   /** A test starts (before its beforeEach hooks): a worker that dies from now on dies during this test. */
-  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null; retries?: number }
-  /** An attempt of a test starts (retry: 0 for the first): a killed attempt with retries left is retried. */
-  | { kind: 'try'; test: string; retry: number }
+  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null; retries?: number; repeats?: number }
+  /**
+   * An attempt of a test starts, counted as the test's own (a resumed worker
+   * adds what earlier workers ran): `retry` within `repeat` (0 for the
+   * first), and `retried`, Vitest's retryCount so far. A killed attempt goes
+   * on with the next retry, or else the next repeat.
+   */
+  | { kind: 'try'; test: string; retry: number; repeat?: number; retried?: number }
   /** A test ended, with its result as Vitest will send it: a replacement worker reports it without running it. */
   | ({ kind: 'result'; test: string } & RecordedTest)
   | RunLine
@@ -107,13 +112,27 @@ export function parseJournal(text: string): JournalLine[] {
   return lines
 }
 
+/**
+ * Where a test whose worker died goes on: attempt `retry` of repeat `repeat`,
+ * after `retriesBefore` retries (Vitest's retryCount), with the errors of the
+ * attempts that failed; `failed`: an earlier repeat failed for good, so the
+ * test fails whatever the rest does.
+ */
+export interface Continuation {
+  repeat: number
+  retry: number
+  retriesBefore: number
+  errors: unknown[]
+  failed: boolean
+}
+
 export interface ResumePlan {
   /** Tests that finished in an earlier worker, by task id. */
   finished: Record<string, RecordedTest>
   /** Tests that were running when a worker died: their failure, by task id. */
   failed: Record<string, RecordedTest>
-  /** Tests that were running when a worker died with retries left: they run again from attempt `next`, the dead attempt's error kept. */
-  retried?: Record<string, { next: number; errors: unknown[] }>
+  /** Tests that were running when a worker died with retries or repeats left: they go on in the fresh worker. */
+  continued?: Record<string, Continuation>
   /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
   failedSuites: Record<string, { kind: SuiteHookKind; error: Record<string, unknown> }>
   /**

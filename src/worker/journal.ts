@@ -110,14 +110,13 @@ function jsonSafe(value: unknown, path: Set<object> = new Set()): unknown {
   }
 }
 
-export function journalTest(test: RunnerTestCase, killAfter: number | null): void {
-  const retry = test.retry as number | { count?: number } | undefined
-  const retries = typeof retry === 'number' ? retry : (retry?.count ?? 0)
-  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name, ...(retries > 0 ? { retries } : {}) })
+/** `retries` and `repeats`: the test's own, before a resumed worker cuts them down to what is left. */
+export function journalTest(test: RunnerTestCase, killAfter: number | null, retries: number, repeats: number): void {
+  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name, ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
 }
 
-export function journalTry(test: RunnerTestCase, retry: number): void {
-  append({ kind: 'try', test: test.id, retry })
+export function journalTry(test: RunnerTestCase, attempt: { retry: number; repeat: number; retried: number }): void {
+  append({ kind: 'try', test: test.id, retry: attempt.retry, ...(attempt.repeat > 0 ? { repeat: attempt.repeat } : {}), ...(attempt.retried > 0 ? { retried: attempt.retried } : {}) })
 }
 
 export function journalResult(test: RunnerTestCase): void {

@@ -23,6 +23,7 @@ import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
+import { Continuations } from './continue-attempts.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
@@ -52,8 +53,8 @@ export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
   private guard: Guard | undefined
   private readonly signals = new WeakMap<object, GatedSignal>()
-  /** A resumed worker: tests that continue their retries, from which attempt, with the earlier errors (continueRetries). */
-  private readonly retriedFrom = new Map<string, { next: number; errors: unknown[] }>()
+  /** A resumed worker: tests that go on with their retries and repeats where a dead worker left them. */
+  private readonly continuations = new Continuations()
   /** A resumed worker: suites whose beforeAll failed this time, with the error (see wrapHook). */
   private readonly resumedBeforeAllFailures = new Map<string, unknown>()
   private readonly disposeAtFileEnd: Tracked[] = []
@@ -250,7 +251,9 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
-    this.continueRetries(test)
+    const retry = test.retry as number | { count?: number } | undefined
+    const attempts = { retries: typeof retry === 'number' ? retry : (retry?.count ?? 0), repeats: test.repeats ?? 0 }
+    this.continuations.begin(test, resumePlan()?.continued?.[test.id])
     if (this.failedOnResume(test)) {
       test.mode = 'skip'
       test.result = { state: 'skip', note: 'not run: beforeAll failed when the file resumed in a fresh worker' } as RunnerTestCase['result']
@@ -263,7 +266,7 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     const budget = this.budgetOf(test)?.ms ?? null
-    journalTest(test, budget)
+    journalTest(test, budget, attempts.retries, attempts.repeats)
     testStarted(test.id)
     // Sent with the test's "prepare" update: the report's running section says since when.
     Object.assign(test.meta, { [STARTED_META_KEY]: Date.now() })
@@ -309,24 +312,13 @@ export default class WatchdogRunner extends TestRunner {
     for (const kind of ['beforeAll', 'afterAll']) if (Array.isArray(hooks?.[kind])) hooks[kind]!.length = 0
   }
 
-  /**
-   * A resumed worker: a test whose worker died during an attempt with
-   * retries left runs again, with the retries it has left; its result counts
-   * the attempts before and keeps their errors (onAfterRunTask).
-   */
-  private continueRetries(test: RunnerTestCase): void {
-    const retried = resumePlan()?.retried?.[test.id]
-    if (!retried) return
-    const retry = test.retry as number | { count?: number } | undefined
-    const count = typeof retry === 'number' ? retry : (retry?.count ?? 0)
-    const left = Math.max(0, count - retried.next)
-    ;(test as { retry?: unknown }).retry = typeof retry === 'object' && retry ? { ...retry, count: left } : left
-    this.retriedFrom.set(test.id, retried)
-  }
-
   override onBeforeTryTask(test: RunnerTestCase, options?: { retry: number; repeats: number }): void {
     ;(super.onBeforeTryTask as (test: RunnerTestCase, options?: unknown) => void)(test, options)
-    journalTry(test, options?.retry ?? 0)
+    journalTry(test, this.continuations.attempt(test, options ?? { retry: 0, repeats: 0 }))
+  }
+
+  onAfterRetryTask(test: RunnerTestCase): void {
+    this.continuations.afterAttempt(test)
   }
 
   /** A beforeAll of one of its suites failed when the file resumed. */
@@ -362,10 +354,7 @@ export default class WatchdogRunner extends TestRunner {
 
   override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
     super.onAfterRunTask(test)
-    const retried = this.retriedFrom.get(test.id)
-    if (retried && test.result) {
-      test.result = { ...test.result, retryCount: (test.result.retryCount ?? 0) + retried.next, errors: [...(retried.errors as NonNullable<RunnerTaskResult['errors']>), ...(test.result.errors ?? [])] }
-    }
+    this.continuations.finish(test)
     await this.checkLeaks(test)
     journalResult(test)
   }
