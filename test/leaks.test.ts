@@ -9,7 +9,7 @@ import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fi
 let run: FixtureRun
 
 beforeAll(async () => {
-  run = await runFixture('leaks')
+  run = await runFixture('leaks', { args: ['leaky', 'tidy', 'settle'] })
 })
 
 const leakOf = (name: string) => run.report?.leaks.filter((l) => l.file === 'leaky.test.ts' && l.test === name) ?? []
@@ -68,4 +68,10 @@ test('a pending timer is a leak at once, a closing resource gets the bound: one 
   expect(run.report?.leaks.filter((l) => l.file === 'settle.test.ts').map((l) => `${l.test}: ${l.type} at ${l.location?.line}`)).toEqual([`${name}: Socket at 26`, `${name}: Timeout at 29`])
   // The check looked at the timer once: it did not wait on it (see the fixture).
   expect(outcomeOf(run, 'settle.test.ts > the leak check looked at the pending timer once, though it waited for the closing socket')).toEqual({ status: 'passed', failureMessages: [] })
+})
+
+test('at the end of a file, what concurrent tests left is its leak; what is closing then gets the same bound as in a test', async () => {
+  const run = await runFixture('leaks', { args: ['file-end'] })
+  expect(run.report?.leaks.map((leak) => `${leak.file} ${leak.test}: ${leak.type} at ${leak.location?.line}`)).toEqual(['file-end.test.ts (file): Interval at 36'])
+  expect(outcomeOf(run, 'file-end.test.ts > two tests at once > ends a socket without waiting for the peer').status).toBe('passed')
 })

@@ -341,7 +341,7 @@ export default class WatchdogRunner extends TestRunner {
     if ('filepath' in suite) {
       // The end of the file: leaked child processes do not outlive it.
       for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
-      const unattributed = unattributedLeaks().filter(createdByUser)
+      const unattributed = await unattributedLeaks()
       if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = unattributed.map((entry) => describeLeak(entry, this.config.root))
       for (const entry of unattributed) entry.dispose?.()
     }
