@@ -24,6 +24,7 @@ test.each([
   ['leaks a file watcher', 'FSWatcher', 41],
   ['leaks a file handle', 'FileHandle', 45],
   ['leaks a server closed while a request is still in flight', 'Server', 71],
+  ['leaks a server that is not listening yet', 'Server', 80],
 ])('%s: one %s, at its creation line, with a stack and a hint', (name, type, line) => {
   const leaks = leakOf(name)
   expect(leaks).toHaveLength(1)
@@ -59,7 +60,7 @@ test('no false positives: the tidy file, which closes what it opens, reports not
 })
 
 test('the terminal shows a per-test leak summary', () => {
-  expect(run.output).toContain('vitest-watchdog: 13 leaked resources in 12 tests')
+  expect(run.output).toContain('vitest-watchdog: 14 leaked resources in 13 tests')
   expect(run.output).toMatch(/leaky\.test\.ts > leaks a file handle\n\s+FileHandle\s+created at leaky\.test\.ts:45:3: a file handle still open/)
 })
 
