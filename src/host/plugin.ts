@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
+import { ownDir, runnerFile } from '../shared/own-files.js'
 import { HangReporter } from './hang-reporter.js'
 
-const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
  * by Vite: installed under node_modules it is external anyway; linked or
@@ -13,7 +12,7 @@ const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
  * would otherwise transform and evaluate it through its module runner in
  * every worker.
  */
-const ownDist = new RegExp(`^${fileURLToPath(new URL('./', import.meta.url)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
+const ownDist = new RegExp(`^${ownDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
 
 /** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
 const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
@@ -60,7 +59,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
+      return { test: { runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
