@@ -15,7 +15,7 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
-import { CRASHED_CODE, LEAK_CODE, WatchdogOptionError } from '../shared/errors.js'
+import { LEAK_CODE, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
@@ -29,6 +29,7 @@ import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
+import { fullTestName, retryCount } from './test-task.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -318,8 +319,7 @@ export default class WatchdogRunner extends TestRunner {
     const retried = resumePlan()?.retried?.[test.id]
     if (!retried) return
     const retry = test.retry as number | { count?: number } | undefined
-    const count = typeof retry === 'number' ? retry : (retry?.count ?? 0)
-    const left = Math.max(0, count - retried.next)
+    const left = Math.max(0, retryCount(test) - retried.next)
     ;(test as { retry?: unknown }).retry = typeof retry === 'object' && retry ? { ...retry, count: left } : left
     this.retriedFrom.set(test.id, retried)
   }
@@ -355,8 +355,7 @@ export default class WatchdogRunner extends TestRunner {
     }
     const notRun = 'filepath' in suite ? notRunOf(suite.filepath as string) : undefined
     if (notRun && suite.result) {
-      const error = (notRun.error as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: notRun.reason, stack: `WorkerCrashError: ${notRun.reason}` }
-      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
+      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), notRun.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
   }
 
@@ -387,7 +386,7 @@ export default class WatchdogRunner extends TestRunner {
         // Tracking is installed per worker, before any test file loads, only
         // when the plugin asks for it: a test cannot turn it on alone.
         const error = new WatchdogOptionError('meta.leaks', mode, `meta of test "${fullTestName(test)}" (${test.file.name})`, `'off' while the plugin runs with watchdog({ leaks: 'off' }), which turns leak tracking off for the whole run; set the plugin's leaks to 'report' to let tests opt in`)
-        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), { name: error.name, code: error.code, message: error.message, stack: error.stack }] }
+        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), serializeError(error)] }
         return
       }
       if (mode === 'off') return
@@ -468,11 +467,6 @@ export default class WatchdogRunner extends TestRunner {
       expire: () => gate?.release(),
     }), () => (gate ? gate.start(fn) : fn()))
   }
-}
-
-/** "describe > test", as Vitest's reporters name a test. */
-function fullTestName(test: RunnerTestCase): string {
-  return (test as { fullTestName?: string }).fullTestName || test.name
 }
 
 function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {
