@@ -1,8 +1,8 @@
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
-import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { ownDir, runnerFile } from '../shared/own-files.js'
+import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { HangReporter } from './hang-reporter.js'
 
 /**
@@ -13,9 +13,6 @@ import { HangReporter } from './hang-reporter.js'
  * every worker.
  */
 const ownDist = new RegExp(`^${ownDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
-
-/** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
-const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
 
 interface TagLike {
   name?: unknown
@@ -67,14 +64,14 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // resuming a file after its worker died. Done on the resolved config, so
       // a pool chosen on the command line is wrapped too; a custom pool is kept.
       const config = project.config as unknown as { pool: string; poolRunner?: unknown }
-      if (respawning && config.pool in respawning.POOL_NAMES) {
+      if (respawning && config.pool in POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning
-        config.pool = respawning.POOL_NAMES[kind]
+        config.pool = POOL_NAMES[kind]
         config.poolRunner = { name: config.pool, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, kind) }
       }
       const pool = String(project.config.pool)
-      if (!FULL_LADDER_POOLS.has(pool)) {
+      if (!isWatchdogPool(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {

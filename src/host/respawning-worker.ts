@@ -4,6 +4,7 @@ import { realClearTimeout, unrefTimer } from '../shared/clock.js'
 import { WatchdogResumeError, WatchdogThreadNotTerminatedError } from '../shared/errors.js'
 import type { ResumePlan, RunLine } from '../shared/journal.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
+import { POOL_NAMES, type Kind } from '../shared/pools.js'
 import type { Stop } from '../shared/stop.js'
 import { GroupForksWorker, GroupVmForksWorker, type GroupLeaderWorker } from './group-forks-worker.js'
 import { InspectorOutput } from './ladder/inspector-output.js'
@@ -14,9 +15,6 @@ import { emptyPlan, journalEnd, recordDeath, type Death } from './resume-plan.js
 import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf } from './thread-stop.js'
 import { createScratch, writeNote, type Scratch } from './worker-scratch.js'
 
-/** Vitest's pools, and the name each gets once the watchdog wraps it. */
-export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
-export type Kind = keyof typeof POOL_NAMES
 
 /**
  * A replacement worker gets this long to start and say "started". Vitest's

@@ -3,13 +3,14 @@
  * from the worker to the main process as plain objects, so reporters and users
  * must be able to recognise them by `name` and `code`, not by `instanceof`.
  */
+import type { LeakReportEntry } from './report.js'
 import { describeStop, type SourceLocation, type Stage, type Stop, type StopReason } from './stop.js'
 
 export type { SourceLocation, Stage } from './stop.js'
 
 export const STOPPED_CODE = 'ERR_WATCHDOG_TEST_STOPPED'
 export const CRASHED_CODE = 'ERR_WATCHDOG_WORKER_CRASHED'
-export const LEAK_CODE = 'ERR_WATCHDOG_LEAK'
+const LEAK_CODE = 'ERR_WATCHDOG_LEAK'
 
 /** Where a value came from, so an error can point the user at the right line of config. */
 export type OptionSource = string
@@ -139,6 +140,18 @@ export class WatchdogThreadNotTerminatedError extends Error {
  */
 export function fileCrashError(message: string): Record<string, unknown> {
   return serializeError({ name: 'WorkerCrashError', code: CRASHED_CODE, message, stack: `WorkerCrashError: ${message}` })
+}
+
+/**
+ * `leaks: 'fail'`: the error a leaking test fails with, as Vitest sends it,
+ * with the leaks themselves. Its stack points at the first leak's creation
+ * (`root`: the project root the report's paths are relative to).
+ */
+export function leakError(leaks: Array<Pick<LeakReportEntry, 'type' | 'location' | 'hint'>>, root: string): ReturnType<typeof serializeError> & { leaks: unknown[] } {
+  const list = leaks.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
+  const message = `Test leaked ${leaks.length} resource${leaks.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
+  const first = leaks[0]?.location
+  return { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}${first ? `\n    at ${root}/${first.file}:${first.line}:${first.column}` : ''}`, leaks }
 }
 
 /** The error as a plain object, the way Vitest sends it to the main process (a resumed result is built on the host). */

@@ -15,9 +15,10 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
-import { LEAK_CODE, serializeError, WatchdogOptionError } from '../shared/errors.js'
+import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { isWatchdogPool } from '../shared/pools.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
@@ -69,7 +70,7 @@ export default class WatchdogRunner extends TestRunner {
     // The journal, notes and resume plan belong to the watchdog's own pools,
     // which set them per worker: under any other pool they can only be
     // leftovers of an outer environment, never this worker's.
-    if (!String(config.pool).startsWith('watchdog-')) for (const name of WORKER_ENV) delete process.env[name]
+    if (!isWatchdogPool(config.pool)) for (const name of WORKER_ENV) delete process.env[name]
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = debuggerAttached() || config.inspector?.enabled === true
@@ -205,7 +206,7 @@ export default class WatchdogRunner extends TestRunner {
   }
 
   private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[]): GuardSpec {
-    const hookTimeout = { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+    const hookTimeout = this.hookTimeout()
     const { settings } = this.setup()
     const subject = `Hook "${kind}"`
     if (kind === 'beforeEach' || kind === 'afterEach') {
@@ -213,12 +214,7 @@ export default class WatchdogRunner extends TestRunner {
       if (test) {
         const gate = this.signals.get(test)
         return {
-          ...this.common(),
-          subject: `${subject} of test "${fullTestName(test)}"`,
-          budget: resolveBudget(test, settings, hookTimeout, this.config.tags),
-          file: test.file.filepath,
-          name: fullTestName(test),
-          test: test.id,
+          ...this.testSpec(test, `${subject} of test "${fullTestName(test)}"`, resolveBudget(test, settings, hookTimeout, this.config.tags)),
           abort: gate ? (reason) => gate.abort(reason) : undefined,
         }
       }
@@ -235,6 +231,15 @@ export default class WatchdogRunner extends TestRunner {
 
   private common(): Pick<GuardSpec, 'grace' | 'root'> {
     return { grace: this.setup().settings.grace, root: this.config.root }
+  }
+
+  /** A guarded run that belongs to `test`: its body, or one of its hooks. */
+  private testSpec(test: RunnerTestCase, subject: string, budget: Budget): GuardSpec {
+    return { ...this.common(), subject, budget, file: test.file.filepath, name: fullTestName(test), test: test.id }
+  }
+
+  private hookTimeout(): Budget {
+    return { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
   }
 
   override async onBeforeRunTask(test: RunnerTestCase): Promise<void> {
@@ -396,11 +401,7 @@ export default class WatchdogRunner extends TestRunner {
       const entries = leaked.map((entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
       ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
       if (mode === 'fail' && test.result) {
-        const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
-        const message = `Test leaked ${entries.length} resource${entries.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
-        const first = entries[0]!.location
-        const error = { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}${first ? `\n    at ${this.config.root}/${first.file}:${first.line}:${first.column}` : ''}`, leaks: entries }
-        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), error] }
+        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, this.config.root)] }
       }
     } finally {
       testEnded(test.id)
@@ -422,14 +423,10 @@ export default class WatchdogRunner extends TestRunner {
       if (!handlers) continue
       const label = key === 'onFinished' ? 'onTestFinished' : 'onTestFailed'
       handlersOf[key] = handlers.map((handler) => {
-        const wrapped = (...args: unknown[]) => this.guarded(() => ({
-          ...this.common(),
-          subject: `Hook "${label}" of test "${fullTestName(test)}"`,
-          budget: resolveBudget(test, this.setup().settings, { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }, this.config.tags),
-          file: test.file.filepath,
-          name: fullTestName(test),
-          test: test.id,
-        }), () => handler(...args))
+        const wrapped = (...args: unknown[]) => this.guarded(
+          () => this.testSpec(test, `Hook "${label}" of test "${fullTestName(test)}"`, resolveBudget(test, this.setup().settings, this.hookTimeout(), this.config.tags)),
+          () => handler(...args),
+        )
         return Object.assign(wrapped, handler)
       })
     }
@@ -455,12 +452,7 @@ export default class WatchdogRunner extends TestRunner {
     const fn = TestRunner.getTestFn(test)
     const gate = this.signals.get(test)
     await this.guarded(() => ({
-      ...this.common(),
-      subject: 'Test',
-      budget: this.resolve(test),
-      file: test.file.filepath,
-      name: fullTestName(test),
-      test: test.id,
+      ...this.testSpec(test, 'Test', this.resolve(test)),
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
       definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,

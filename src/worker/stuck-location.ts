@@ -6,11 +6,8 @@ import { isUserCode, isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation } from '../shared/stop.js'
 import { evaluatedModules } from './vitest-internals.js'
 
-interface MappedFrame {
+interface MappedFrame extends SourceLocation {
   functionName: string
-  file: string
-  line: number
-  column: number
 }
 
 const mapCache = new Map<string, SourceMap | null>()
