@@ -184,7 +184,9 @@ export class RespawningWorker implements PoolWorker {
     child.worker.on('error', (error: unknown) => {
       if (child === this.child) this.events.emit('error', error)
     })
-    // Anything Vitest sent meanwhile (answers to the dead worker's calls, say) goes to this one now.
+    // What Vitest sent while a first worker was starting goes to it now. A
+    // replacement gets none of it: those were answers to the dead worker's
+    // calls, and resume() replays the requests it needs.
     const queued = child.queue ?? []
     child.queue = null
     if (!replacement) for (const message of queued) child.worker.send(message)
