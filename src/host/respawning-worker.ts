@@ -15,7 +15,6 @@ import { emptyPlan, journalEnd, recordDeath, type Death } from './resume-plan.js
 import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf } from './thread-stop.js'
 import { createScratch, writeNote, type Scratch } from './worker-scratch.js'
 
-
 /**
  * A replacement worker gets this long to start and say "started". Vitest's
  * own start timeout is 90 s; a worker that restarts during a run should take
