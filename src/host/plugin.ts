@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
-import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
+import { ownDir, runnerFile } from '../shared/own-files.js'
+import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { HangReporter } from './hang-reporter.js'
 
-const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
  * by Vite: installed under node_modules it is external anyway; linked or
@@ -13,10 +12,7 @@ const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
  * would otherwise transform and evaluate it through its module runner in
  * every worker.
  */
-const ownDist = new RegExp(`^${fileURLToPath(new URL('./', import.meta.url)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
-
-/** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
-const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
+const ownDist = new RegExp(`^${ownDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
 
 interface TagLike {
   name?: unknown
@@ -60,7 +56,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
+      return { test: { runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
@@ -68,14 +64,14 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // resuming a file after its worker died. Done on the resolved config, so
       // a pool chosen on the command line is wrapped too; a custom pool is kept.
       const config = project.config as unknown as { pool: string; poolRunner?: unknown }
-      if (respawning && config.pool in respawning.POOL_NAMES) {
+      if (respawning && config.pool in POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning
-        config.pool = respawning.POOL_NAMES[kind]
+        config.pool = POOL_NAMES[kind]
         config.poolRunner = { name: config.pool, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, kind) }
       }
       const pool = String(project.config.pool)
-      if (!FULL_LADDER_POOLS.has(pool)) {
+      if (!isWatchdogPool(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {

@@ -4,9 +4,10 @@
  * and what cannot be run again. Built from the dead worker's journal
  * (shared/journal.ts) and, for a stop, the watchdog's own record of it.
  */
-import { serializeStop } from '../shared/errors.js'
+import { readFileSync, statSync } from 'node:fs'
+import { fileCrashError, serializeStop, WatchdogResumeError } from '../shared/errors.js'
 import { parseJournal, type RecordedTest, type ResumePlan, type RunLine, type SuiteHookKind } from '../shared/journal.js'
-import type { Stop } from '../shared/stop.js'
+import { describeExit, type Stop } from '../shared/stop.js'
 
 export interface Death {
   /** Set when the watchdog killed it (stage kill); absent for a crash. */
@@ -20,11 +21,30 @@ export function emptyPlan(): ResumePlan {
 }
 
 /**
- * Adds the dead worker's record to `plan`. Throws when the file cannot be
- * resumed again (it already died outside any test once): Vitest is then told
- * the worker exited.
+ * Where the next run request's lines will start in a worker's journal: its
+ * size now. A worker that runs file after file (isolate: false) has earlier
+ * files' lines before it, and they are not this file's.
  */
-export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
+export function journalEnd(journal: string): number {
+  try {
+    return statSync(journal).size
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Adds the dead worker's record, its journal from byte `from` on, to `plan`.
+ * Throws when the file cannot be resumed again (it already died outside any
+ * test once): Vitest is then told the worker exited.
+ */
+export function recordDeath(plan: ResumePlan, journal: string, from: number, death: Death, root: string): void {
+  let journalText = ''
+  try {
+    journalText = readFileSync(journal).subarray(from).toString('utf8')
+  } catch {
+    // Died before its first line: nothing had run.
+  }
   const tests = new Map<string, Attempts>()
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */
@@ -67,7 +87,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
   } else {
     // Not inside a test: in a hook, the file's import, or the teardown.
     // Running again would die again, so the next worker only reports.
-    notRun(plan, file, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
+    notRun(plan, file, `The worker died outside any test (${describeExit({ signal: death.signal, exitCode: death.code })}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
   }
 }
 
@@ -104,9 +124,9 @@ function fail(plan: ResumePlan, id: string, failure: RecordedTest, test: Attempt
   plan.failed[id] = { ...failure, result: { ...failure.result, errors, retryCount: test?.retried ?? 0, repeatCount: test?.repeat ?? 0 } }
 }
 
-function notRun(plan: ResumePlan, file: string, reason: string, error?: Record<string, unknown>): void {
-  if (plan.notRun[file] || plan.notRun['*']) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${reason}).`)
-  plan.notRun[file] = { reason, ...(error ? { error } : {}) }
+function notRun(plan: ResumePlan, file: string, reason: string, error: Record<string, unknown> = fileCrashError(reason)): void {
+  if (plan.notRun[file] || plan.notRun['*']) throw new WatchdogResumeError(`the worker died again while only reporting the results of this file (${reason})`)
+  plan.notRun[file] = { reason, error }
 }
 
 function crash(death: Death, at: number, killAfter: number | null, during: string): Stop {
@@ -124,10 +144,6 @@ function crash(death: Death, at: number, killAfter: number | null, during: strin
     during,
     resumed: true,
   }
-}
-
-function exit(death: Death): string {
-  return death.signal ? `killed by ${death.signal}` : `exit code ${death.code}`
 }
 
 function failed(stop: Stop, root: string): RecordedTest {

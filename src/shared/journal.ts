@@ -7,10 +7,16 @@
  * of a test can send nothing after that: what it wrote before starting the
  * run is all the main process will ever know. The main process reads it while
  * the worker lives, for deadlines (host/ladder/journal-tail.ts), and after it
- * died, to resume the file (host/pool/resume-plan.ts).
+ * died, to resume the file (host/resume-plan.ts).
  *
- * Lines are self-describing (`kind`) and the first one carries the version.
+ * Lines are self-describing (`kind`) and the first one, `{"kind":"journal"}`,
+ * carries the format's version: the main process and its workers load the
+ * same build, so a mismatch means a stale build, and parseJournal says so
+ * instead of misreading the lines. Every journal and note line is parsed
+ * here, nowhere else.
  */
+import { WatchdogJournalVersionError } from './errors.js'
+
 
 /** Worker environment: where the runner appends its journal. */
 export const ENV_JOURNAL = 'VITEST_WATCHDOG_JOURNAL'
@@ -68,7 +74,8 @@ export interface RunLine {
 }
 
 export type JournalLine =
-  | { kind: 'journal'; version: number; pid: number }
+  /** The first line of every journal: the format's version. */
+  | { kind: 'journal'; version: number }
   /** A test starts (before its beforeEach hooks): a worker that dies from now on dies during this test. */
   | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null; retries?: number; repeats?: number }
   /**
@@ -97,14 +104,34 @@ export interface RecordedTest {
   artifacts?: unknown[]
 }
 
-/** Parses journal text; a line cut short by a kill, or of an unknown kind, is skipped. */
+const JOURNAL_KINDS: ReadonlySet<string> = new Set<JournalLine['kind']>(['journal', 'test', 'try', 'result', 'run', 'done', 'restart'])
+const NOTE_KINDS: ReadonlySet<string> = new Set<HostNote['kind']>(['freed'])
+
+/**
+ * Parses journal text; a line cut short by a kill is skipped. Throws
+ * WatchdogJournalVersionError on a header of another version.
+ */
 export function parseJournal(text: string): JournalLine[] {
-  const lines: JournalLine[] = []
+  const lines = parseLines<JournalLine>(text, JOURNAL_KINDS)
+  for (const line of lines) {
+    if (line.kind === 'journal' && line.version !== JOURNAL_VERSION) throw new WatchdogJournalVersionError(line.version, JOURNAL_VERSION)
+  }
+  return lines
+}
+
+/** Parses the main process's notes to a worker; a line cut short is skipped. */
+export function parseNotes(text: string): HostNote[] {
+  return parseLines<HostNote>(text, NOTE_KINDS)
+}
+
+/** One JSON object per line, each tagged with its `kind`: a line cut short (a kill mid-write) or of a kind not in `kinds` is skipped. */
+function parseLines<T extends { kind: string }>(text: string, kinds: ReadonlySet<string>): T[] {
+  const lines: T[] = []
   for (const line of text.split('\n')) {
     if (!line) continue
     try {
-      const parsed = JSON.parse(line) as JournalLine
-      if (parsed && typeof parsed.kind === 'string') lines.push(parsed)
+      const parsed = JSON.parse(line) as T | null
+      if (parsed && kinds.has(parsed.kind)) lines.push(parsed)
     } catch {
       // Cut short.
     }
@@ -140,5 +167,5 @@ export interface ResumePlan {
    * by path ('*': the file could not be told): every test not in `finished`
    * or `failed` is reported as not run, and the file fails with `error`.
    */
-  notRun: Record<string, { reason: string; error?: Record<string, unknown> }>
+  notRun: Record<string, { reason: string; error: Record<string, unknown> }>
 }

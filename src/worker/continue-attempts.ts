@@ -1,5 +1,6 @@
 import type { RunnerTaskResult, RunnerTestCase } from 'vitest'
 import type { Continuation } from '../shared/journal.js'
+import { retryCount } from './test-task.js'
 
 /**
  * A resumed worker: a test whose worker died during an attempt goes on where
@@ -17,8 +18,7 @@ export class Continuations {
   begin(test: RunnerTestCase, from: Continuation | undefined): void {
     if (!from) return
     const original = test.retry as number | { count?: number } | undefined
-    const count = typeof original === 'number' ? original : (original?.count ?? 0)
-    const left = Math.max(0, count - from.retry)
+    const left = Math.max(0, retryCount(test) - from.retry)
     ;(test as { retry?: unknown }).retry = typeof original === 'object' && original ? { ...original, count: left } : left
     ;(test as { repeats?: number }).repeats = Math.max(0, (test.repeats ?? 0) - from.repeat)
     this.active.set(test.id, { from, retry: original })

@@ -15,9 +15,10 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
-import { CRASHED_CODE, LEAK_CODE, WatchdogOptionError } from '../shared/errors.js'
+import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { isWatchdogPool } from '../shared/pools.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
@@ -30,6 +31,7 @@ import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
+import { fullTestName, retryCount } from './test-task.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -69,7 +71,7 @@ export default class WatchdogRunner extends TestRunner {
     // The journal, notes and resume plan belong to the watchdog's own pools,
     // which set them per worker: under any other pool they can only be
     // leftovers of an outer environment, never this worker's.
-    if (!String(config.pool).startsWith('watchdog-')) for (const name of WORKER_ENV) delete process.env[name]
+    if (!isWatchdogPool(config.pool)) for (const name of WORKER_ENV) delete process.env[name]
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = debuggerAttached() || config.inspector?.enabled === true
@@ -205,7 +207,7 @@ export default class WatchdogRunner extends TestRunner {
   }
 
   private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[]): GuardSpec {
-    const hookTimeout = { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+    const hookTimeout = this.hookTimeout()
     const { settings } = this.setup()
     const subject = `Hook "${kind}"`
     if (kind === 'beforeEach' || kind === 'afterEach') {
@@ -213,12 +215,7 @@ export default class WatchdogRunner extends TestRunner {
       if (test) {
         const gate = this.signals.get(test)
         return {
-          ...this.common(),
-          subject: `${subject} of test "${fullTestName(test)}"`,
-          budget: resolveBudget(test, settings, hookTimeout, this.config.tags),
-          file: test.file.filepath,
-          name: fullTestName(test),
-          test: test.id,
+          ...this.testSpec(test, `${subject} of test "${fullTestName(test)}"`, resolveBudget(test, settings, hookTimeout, this.config.tags)),
           abort: gate ? (reason) => gate.abort(reason) : undefined,
         }
       }
@@ -237,6 +234,15 @@ export default class WatchdogRunner extends TestRunner {
     return { grace: this.setup().settings.grace, root: this.config.root }
   }
 
+  /** A guarded run that belongs to `test`: its body, or one of its hooks. */
+  private testSpec(test: RunnerTestCase, subject: string, budget: Budget): GuardSpec {
+    return { ...this.common(), subject, budget, file: test.file.filepath, name: fullTestName(test), test: test.id }
+  }
+
+  private hookTimeout(): Budget {
+    return { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+  }
+
   override async onBeforeRunTask(test: RunnerTestCase): Promise<void> {
     await super.onBeforeRunTask(test)
     const restored = restoredResult(test)
@@ -251,8 +257,7 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
-    const retry = test.retry as number | { count?: number } | undefined
-    const attempts = { retries: typeof retry === 'number' ? retry : (retry?.count ?? 0), repeats: test.repeats ?? 0 }
+    const attempts = { retries: retryCount(test), repeats: test.repeats ?? 0 }
     this.continuations.begin(test, resumePlan()?.continued?.[test.id])
     if (this.failedOnResume(test)) {
       test.mode = 'skip'
@@ -347,8 +352,7 @@ export default class WatchdogRunner extends TestRunner {
     }
     const notRun = 'filepath' in suite ? notRunOf(suite.filepath as string) : undefined
     if (notRun && suite.result) {
-      const error = (notRun.error as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: notRun.reason, stack: `WorkerCrashError: ${notRun.reason}` }
-      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
+      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), notRun.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
   }
 
@@ -376,7 +380,7 @@ export default class WatchdogRunner extends TestRunner {
         // Tracking is installed per worker, before any test file loads, only
         // when the plugin asks for it: a test cannot turn it on alone.
         const error = new WatchdogOptionError('meta.leaks', mode, `meta of test "${fullTestName(test)}" (${test.file.name})`, `'off' while the plugin runs with watchdog({ leaks: 'off' }), which turns leak tracking off for the whole run; set the plugin's leaks to 'report' to let tests opt in`)
-        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), { name: error.name, code: error.code, message: error.message, stack: error.stack }] }
+        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), serializeError(error)] }
         return
       }
       if (mode === 'off') return
@@ -386,11 +390,7 @@ export default class WatchdogRunner extends TestRunner {
       const entries = leaked.map((entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
       ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
       if (mode === 'fail' && test.result) {
-        const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
-        const message = `Test leaked ${entries.length} resource${entries.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
-        const first = entries[0]!.location
-        const error = { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}${first ? `\n    at ${this.config.root}/${first.file}:${first.line}:${first.column}` : ''}`, leaks: entries }
-        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), error] }
+        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, this.config.root)] }
       }
     } finally {
       testEnded(test.id)
@@ -412,14 +412,10 @@ export default class WatchdogRunner extends TestRunner {
       if (!handlers) continue
       const label = key === 'onFinished' ? 'onTestFinished' : 'onTestFailed'
       handlersOf[key] = handlers.map((handler) => {
-        const wrapped = (...args: unknown[]) => this.guarded(() => ({
-          ...this.common(),
-          subject: `Hook "${label}" of test "${fullTestName(test)}"`,
-          budget: resolveBudget(test, this.setup().settings, { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }, this.config.tags),
-          file: test.file.filepath,
-          name: fullTestName(test),
-          test: test.id,
-        }), () => handler(...args))
+        const wrapped = (...args: unknown[]) => this.guarded(
+          () => this.testSpec(test, `Hook "${label}" of test "${fullTestName(test)}"`, resolveBudget(test, this.setup().settings, this.hookTimeout(), this.config.tags)),
+          () => handler(...args),
+        )
         return Object.assign(wrapped, handler)
       })
     }
@@ -445,23 +441,13 @@ export default class WatchdogRunner extends TestRunner {
     const fn = TestRunner.getTestFn(test)
     const gate = this.signals.get(test)
     await this.guarded(() => ({
-      ...this.common(),
-      subject: 'Test',
-      budget: this.resolve(test),
-      file: test.file.filepath,
-      name: fullTestName(test),
-      test: test.id,
+      ...this.testSpec(test, 'Test', this.resolve(test)),
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
       definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
     }), () => (gate ? gate.start(fn) : fn()))
   }
-}
-
-/** "describe > test", as Vitest's reporters name a test. */
-function fullTestName(test: RunnerTestCase): string {
-  return (test as { fullTestName?: string }).fullTestName || test.name
 }
 
 function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {

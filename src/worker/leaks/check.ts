@@ -1,7 +1,7 @@
 import type { SourceLocation } from '../../shared/errors.js'
 import type { LeakEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
-import { isWatchdogCode } from '../../shared/own-files.js'
+import { isUserCode } from '../../shared/own-files.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
@@ -109,6 +109,6 @@ export function createdByUser(entry: Tracked): boolean {
 function userFrames(entry: Tracked): string[] {
   return (entry.origin.stack ?? '').split('\n').slice(1).filter((line) => {
     const match = FRAME.exec(line.trim())
-    return !!match && !match[1]!.includes('/node_modules/') && !isWatchdogCode(match[1]!.replace(/^file:\/\//, ''))
+    return !!match && isUserCode(match[1]!)
   })
 }
