@@ -181,6 +181,10 @@ export class RespawningWorker implements PoolWorker {
       if (child === this.child) this.onMessage(message)
     })
     child.worker.on('error', (error: unknown) => {
+      // A message sent to a worker as it dies (killed by the ladder, or
+      // crashed) fails with EPIPE: its exit, not this error, decides what
+      // Vitest hears (the file resumes, or the crash is reported).
+      if (child.stopped || isChannelGone(error)) return
       if (child === this.child) this.events.emit('error', error)
     })
     // What Vitest sent while a first worker was starting goes to it now. A
@@ -294,4 +298,10 @@ function isResponse(message: unknown, type: string): boolean {
 
 function pidOf(child: Child): number | undefined {
   return 'pid' in child.worker ? child.worker.pid : undefined
+}
+
+/** The error of a send to a worker process whose end of the channel is gone. */
+function isChannelGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'EPIPE' || code === 'ERR_IPC_CHANNEL_CLOSED'
 }
