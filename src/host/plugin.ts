@@ -3,7 +3,8 @@ import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
-import { HangReporter } from './hang-reporter.js'
+import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
+import { reporterOf } from './report/reporter.js'
 
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 /**
@@ -18,6 +19,9 @@ const ownDist = new RegExp(`^${fileURLToPath(new URL('./', import.meta.url)).rep
 /** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
 const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
 
+/** Vitest instances told already that a debugger makes the watchdog stand down. */
+const standingDown = new WeakSet<Vitest>()
+
 interface TagLike {
   name?: unknown
   meta?: Record<string, unknown>
@@ -30,15 +34,15 @@ interface TagLike {
  */
 export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const resolved = resolveOptions(options)
-  const reporters = new WeakMap<Vitest, HangReporter>()
-  let runDeadline: number | null = null
+  // runDeadline: set for each run at its start (host/report/deadline.ts), so a watch-mode rerun has its own.
+  const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline: null }
   let respawning: typeof import('./respawning-worker.js') | undefined
 
   return {
     name: 'vitest-watchdog',
     async config(config) {
-      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[] } }).test ?? {}
-      if (test.runner !== undefined) {
+      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown } }).test ?? {}
+      if (test.runner !== undefined && test.runner !== runnerPath) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
       }
       for (const tag of test.tags ?? []) {
@@ -49,9 +53,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
           checkLeakMode('meta.leaks', tag.meta.leaks, `tag "${String(tag.name)}" of the vitest config`)
         }
       }
-      // The run's own clock starts when its config loads.
-      runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline }
+      // Inline projects that do not extend this config would not get this plugin: they get their own.
+      guardInlineProjects(test.projects, () => watchdog(options))
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. A custom pool is kept as it is.
@@ -78,15 +81,13 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       if (!FULL_LADDER_POOLS.has(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
-      if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+      if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+        standingDown.add(vitest)
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
-      if (!reporters.has(vitest)) {
-        const reporter = new HangReporter({ outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report', grace: resolved.grace, runDeadline })
-        reporters.set(vitest, reporter)
-        ;(vitest.config.reporters as unknown[]).push(reporter)
-      }
+      checkEveryProjectGuarded(vitest, runnerPath)
+      reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
     },
   } as Vite.Plugin
 }
