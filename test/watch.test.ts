@@ -1,0 +1,69 @@
+import { beforeAll, describe, expect, test } from 'vitest'
+import { runWatch, type WatchRun } from './support/run-watch.js'
+
+/** fixtures/watch's runTimeout (WATCHDOG_RUN_TIMEOUT). */
+const RUN_TIMEOUT_MS = 4_000
+
+/** What each scenario of fixtures/watch/watched.test.ts leaves in the report: [test, stage, reason], or nothing. */
+const STOPS: Record<string, [string, string, string] | null> = {
+  pass: null,
+  interrupt: ['may hang', 'interrupt', 'interrupted'],
+  kill: ['may hang', 'kill', 'unsafe-async-callback'],
+  abort: ['may hang', 'abort', 'never-settled'],
+  import: ['(file)', 'interrupt', 'interrupted'],
+  crash: ['may hang', 'kill', 'crashed'],
+  deadline: ['may hang', 'interrupt', 'interrupted'],
+}
+const SCENARIOS = ['pass', 'interrupt', 'pass', 'kill', 'abort', 'import', 'crash', 'deadline', 'pass']
+
+describe('watch mode (Vitest Node API, pool forks): nine runs, with a hang at each stage', () => {
+  let runs: WatchRun[]
+  let output: string
+  beforeAll(async () => {
+    ;({ runs, output } = await runWatch('watch', SCENARIOS, { WATCHDOG_RUN_TIMEOUT: String(RUN_TIMEOUT_MS) }))
+  })
+
+  test('each run the report lists its own stop only, or none', () => {
+    for (const run of runs) {
+      const expected = STOPS[run.scenario]
+      const hangs = (run.report?.hangs ?? []).map((h) => [h.test, h.stage, h.reason])
+      expect(hangs, `run "${run.scenario}"\n${output}`).toEqual(expected ? [expected] : [])
+      expect(run.report?.running, run.scenario).toEqual([])
+    }
+  })
+
+  test("each run the report's finished section holds this run's tests once each", () => {
+    for (const run of runs) {
+      const finished = (run.report?.finished ?? []).map((f) => `${f.test}: ${f.state}`)
+      if (run.scenario === 'import') expect(finished, run.scenario).toEqual([])
+      // Past the run deadline the tests after the stopped one do not run.
+      else expect(finished, run.scenario).toEqual(['passes first: passed', `may hang: ${run.scenario === 'pass' ? 'passed' : 'failed'}`, `passes last: ${run.scenario === 'deadline' ? 'skipped' : 'passed'}`])
+    }
+  })
+
+  test("each run the summary names this run's stop only", () => {
+    for (const run of runs) {
+      const summary = run.output.match(/^vitest-watchdog: \d+ tests? stopped or crashed.*$/gm) ?? []
+      expect(summary, `run "${run.scenario}":\n${run.output}`).toEqual(STOPS[run.scenario] ? [expect.stringMatching(/^vitest-watchdog: 1 test stopped or crashed/)] : [])
+    }
+  })
+
+  test('runTimeout is counted from each run\'s start: runs long after the first one pass, and a spin is stopped at its own run\'s deadline', () => {
+    const last = runs.at(-1)!
+    // The session outlived one runTimeout: a deadline fixed at config load would have stopped everything since.
+    expect(last.startedAt - runs[0]!.startedAt).toBeGreaterThan(RUN_TIMEOUT_MS)
+    expect(last.output).not.toContain('run deadline')
+    const deadline = runs.find((run) => run.scenario === 'deadline')!
+    const hang = deadline.report!.hangs[0]!
+    expect(hang.note).toContain('from watchdog({ runTimeout }): the run deadline')
+    // The budget is what was left of this run's deadline when the test started: most of it.
+    expect(hang.killAfter).toBeGreaterThan(RUN_TIMEOUT_MS / 2)
+    expect(hang.killAfter).toBeLessThanOrEqual(RUN_TIMEOUT_MS)
+    expect(deadline.output).toContain('vitest-watchdog: the run deadline (runTimeout) passed')
+    expect(runs.filter((run) => run.output.includes('the run deadline (runTimeout) passed')).map((run) => run.scenario)).toEqual(['deadline'])
+  })
+
+  test('no process is left behind by any run: as many as after the first run, every time', () => {
+    expect(runs.map((run) => run.processes)).toEqual(runs.map(() => runs[0]!.processes))
+  })
+})
