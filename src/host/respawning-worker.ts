@@ -12,7 +12,7 @@ import { InspectorOutput } from './ladder/inspector-output.js'
 import { ProcessTarget, ThreadTarget } from './ladder/targets.js'
 import { WorkerWatch } from './ladder/watch.js'
 import { registerScratch, registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
-import { emptyPlan, recordDeath, type Death } from './resume-plan.js'
+import { emptyPlan, recordDeath, withoutFiles, type Death } from './resume-plan.js'
 
 /** Vitest's pools, and the name each gets once the watchdog wraps it. */
 export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
@@ -306,7 +306,8 @@ export class RespawningWorker implements PoolWorker {
       // Died before its first line: nothing had run.
     }
     removeScratch(dead.dir)
-    recordDeath(this.plan, journal, death, this.options.project.config.root)
+    const finished = recordDeath(this.plan, journal, death, this.options.project.config.root)
+    this.runRequest = withoutFiles(this.runRequest!, finished)
 
     const child = this.createChild(this.plan)
     this.child = child

@@ -20,17 +20,26 @@ export function emptyPlan(): ResumePlan {
 }
 
 /**
- * Adds the dead worker's record to `plan`. Throws when the file cannot be
- * resumed again (it already died outside any test once): Vitest is then told
- * the worker exited.
+ * Adds the dead worker's record to `plan`, and returns the files the dead
+ * worker had finished before the one it died in (with isolate: false a worker
+ * runs file after file): the replacement must not run or report them again.
+ * Throws when the file cannot be resumed again (it already died outside any
+ * test once): Vitest is then told the worker exited.
  */
-export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
+export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): string[] {
   const tests = new Map<string, { at: number; killAfter: number | null; retries: number; tried: number }>()
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */
   let file = '*'
+  /** Files in the order the worker began them. */
+  const began: string[] = []
   for (const line of parseJournal(journalText)) {
-    if (line.kind === 'test' || line.kind === 'run') file = line.file
+    if (line.kind === 'test' || line.kind === 'run') {
+      file = line.file
+      if (!began.includes(file)) began.push(file)
+      plan.fileStarted ??= {}
+      plan.fileStarted[file] ??= line.at
+    }
     if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, tried: 0 })
     else if (line.kind === 'try') {
       const test = tests.get(line.test)
@@ -52,7 +61,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
     else notRun(plan, run.file, String(firstError(failure).message), firstError(failure))
     // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
-    return
+    return finishedBefore(began, file)
   }
 
   const running = [...tests].filter(([id]) => open(id))
@@ -69,6 +78,19 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     // Running again would die again, so the next worker only reports.
     notRun(plan, file, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
   }
+  return finishedBefore(began, file)
+}
+
+/** Every file begun before `current`: a worker runs one file at a time, so those had ended. */
+function finishedBefore(began: string[], current: string): string[] {
+  return began.filter((file) => file !== current)
+}
+
+/** The run request, without the files an earlier worker finished: they were reported already. */
+export function withoutFiles<T>(request: T, finished: readonly string[]): T {
+  const context = (request as { context?: { files?: Array<{ filepath: string }> } }).context
+  if (!context?.files || finished.length === 0) return request
+  return { ...request, context: { ...context, files: context.files.filter((file) => !finished.includes(file.filepath)) } }
 }
 
 /** A test fails with `failure`, unless it has retries left: then it runs again, the failure kept as an earlier attempt's. */

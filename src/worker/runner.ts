@@ -346,6 +346,11 @@ export default class WatchdogRunner extends TestRunner {
     if (failure && failure.kind !== 'beforeAll' && suite.result) {
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), failure.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
+    const fileStarted = 'filepath' in suite ? resumePlan()?.fileStarted?.[suite.filepath as string] : undefined
+    if (fileStarted !== undefined && suite.result) {
+      // A resumed file: its duration counts from its start in the first worker, not this one's.
+      suite.result.duration = Math.max(suite.result.duration ?? 0, Date.now() - fileStarted)
+    }
     if ('filepath' in suite) {
       // The end of the file: leaked child processes do not outlive it.
       for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
