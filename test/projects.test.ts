@@ -47,6 +47,13 @@ test('projects (each): watchdog() in each project with its own outputFile: each 
 test('projects (unguarded): a project from a config file without watchdog() fails the run at start, naming the project and the fix', async () => {
   const run = await runFixture('projects', { env: { WATCHDOG_PROJECTS: 'unguarded' } })
   expect(run.code).toBe(1)
-  expect(run.output).toContain('WatchdogUnguardedProjectError: vitest-watchdog: project "plain" is not guarded: its config file vitest.plain.config.ts does not use the watchdog() plugin, while other projects of this run do. Add watchdog() to its plugins')
+  expect(run.output).toContain('WatchdogUnguardedProjectError: vitest-watchdog: project "plain" is not guarded: its config file vitest.plain.config.ts does not use the watchdog() plugin (while other projects of this run do). Add watchdog() to its plugins')
+  expect(run.tests.size).toBe(0)
+})
+
+test('projects (files): watchdog() in the root config, and no project that uses it: the run fails before any test, naming the project', async () => {
+  const run = await runFixture('projects', { env: { WATCHDOG_PROJECTS: 'files' } })
+  expect(run.code).toBe(1)
+  expect(run.output).toContain('WatchdogUnguardedProjectError: vitest-watchdog: project "plain" is not guarded: its config file vitest.plain.config.ts does not use the watchdog() plugin (the root config\'s watchdog() does not reach it).')
   expect(run.tests.size).toBe(0)
 })

@@ -7,6 +7,7 @@ import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
 import { reporterOf } from './report/reporter.js'
 
 const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
+const checkProjectsPath = fileURLToPath(new URL('./host/check-projects.js', import.meta.url))
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
  * by Vite: installed under node_modules it is external anyway; linked or
@@ -55,6 +56,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       }
       // Inline projects that do not extend this config would not get this plugin: they get their own.
       guardInlineProjects(test.projects, () => watchdog(options))
+      // Projects from their own config files may not use watchdog() at all: checked before any test runs.
+      const globalSetup = Array.isArray(test.projects) ? { globalSetup: [checkProjectsPath] } : {}
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. A custom pool is kept as it is.
@@ -63,7 +66,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
+      return { test: { ...globalSetup, runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)

@@ -38,17 +38,18 @@ function hasWatchdog(plugins: unknown): boolean {
  * fails at start instead, naming the project and what to change. Browser
  * projects are left out: their tests do not run in Vitest's Node workers.
  */
-export function checkEveryProjectGuarded(vitest: Vitest, runnerPath: string): void {
+export function checkEveryProjectGuarded(vitest: Vitest, runnerPath: string, why = 'while other projects of this run do'): void {
   if (checked.has(vitest)) return
   checked.add(vitest)
   for (const project of vitest.projects) {
     if (project.config.browser?.enabled) continue
     if (project.config.runner === runnerPath) continue
+    // Found by path at config time (plugin.ts) and here: the same build, so the same file.
     const configFile = project.vite.config.configFile
     const from = configFile ? `its config file ${relative(vitest.config.root, configFile) || configFile}` : 'its inline config'
     throw new WatchdogUnguardedProjectError(
       project.name || '(unnamed)',
-      `${from} does not use the watchdog() plugin, while other projects of this run do${project.config.runner ? ` (it sets test.runner to ${JSON.stringify(project.config.runner)})` : ''}. Add watchdog() to its plugins, or declare it inline in test.projects (with or without extends: true): inline projects get the root config's watchdog().`,
+      `${from} does not use the watchdog() plugin (${why})${project.config.runner ? ` (it sets test.runner to ${JSON.stringify(project.config.runner)})` : ''}. Add watchdog() to its plugins, or declare it inline in test.projects (with or without extends: true): inline projects get the root config's watchdog().`,
     )
   }
 }
