@@ -23,6 +23,7 @@ import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
+import { nameProject } from './project-name.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
@@ -245,6 +246,7 @@ export default class WatchdogRunner extends TestRunner {
       // the result as set here.
       test.mode = 'skip'
       test.result = restored.result as RunnerTestCase['result']
+      nameProject(test.result?.errors, this.setup().settings.project)
       if (restored.meta) Object.assign(test.meta, restored.meta)
       await this.restoreRecords(test, restored)
       return
@@ -363,6 +365,7 @@ export default class WatchdogRunner extends TestRunner {
       const error = (notRun.error as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: notRun.reason, stack: `WorkerCrashError: ${notRun.reason}` }
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
     }
+    nameProject(suite.result?.errors, this.setup().settings.project)
   }
 
   override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
@@ -372,6 +375,7 @@ export default class WatchdogRunner extends TestRunner {
       test.result = { ...test.result, retryCount: (test.result.retryCount ?? 0) + retried.next, errors: [...(retried.errors as NonNullable<RunnerTaskResult['errors']>), ...(test.result.errors ?? [])] }
     }
     await this.checkLeaks(test)
+    nameProject(test.result?.errors, this.setup().settings.project)
     journalResult(test)
   }
 

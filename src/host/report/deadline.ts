@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node'
-import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
+import type { WorkerSettings } from '../../shared/options.js'
 import { realClearTimeout, realSetTimeout } from '../../shared/clock.js'
 
 /**
@@ -19,30 +19,33 @@ export interface GuardedProject {
 
 /**
  * `runTimeout` for one run: the deadline is counted from the run's start (in
- * watch mode, each rerun has a deadline of its own). Each guarded project's
- * workers learn it through Vitest's provided context, which Vitest sends with
- * every run request, so a worker kept across reruns (isolate: false) gets the
- * current one too.
+ * watch mode, each rerun has a deadline of its own). The reporter gives each
+ * guarded project's workers theirs (reporter.ts, onTestRunStart).
  */
 export class RunDeadline {
   private deadlines: Array<{ at: number; grace: number }> = []
   private hardStop: ReturnType<typeof setTimeout> | undefined
 
-  /** The run starts now: tells every project its deadline, and arms the main process's own stop well past the last one. */
-  start(projects: Iterable<GuardedProject>, onHardStop: (afterMs: number) => void): void {
+  /**
+   * The run starts now: the deadline of each project (epoch ms, or null
+   * without runTimeout), and the main process's own stop armed well past the last one.
+   */
+  start(projects: Iterable<GuardedProject>, onHardStop: (afterMs: number) => void): Map<TestProject, number | null> {
     this.clear()
     const now = Date.now()
+    const deadlines = new Map<TestProject, number | null>()
     this.deadlines = []
     for (const { project, settings, runTimeout } of projects) {
-      const runDeadline = runTimeout ? now + runTimeout : null
-      project.provide(PROVIDE_KEY as never, { ...settings, runDeadline } as never)
-      if (runDeadline !== null) this.deadlines.push({ at: runDeadline, grace: settings.grace })
+      const at = runTimeout ? now + runTimeout : null
+      deadlines.set(project, at)
+      if (at !== null) this.deadlines.push({ at, grace: settings.grace })
     }
-    if (this.deadlines.length === 0) return
+    if (this.deadlines.length === 0) return deadlines
     const last = Math.max(...this.deadlines.map((d) => d.at + 3 * d.grace + HARD_STOP_MARGIN_MS))
     const latest = Math.max(...this.deadlines.map((d) => d.at))
     this.hardStop = realSetTimeout(() => onHardStop(last - latest), Math.max(0, last - Date.now()))
     this.hardStop.unref()
+    return deadlines
   }
 
   /** A deadline of this run has passed. */

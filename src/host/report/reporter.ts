@@ -1,5 +1,6 @@
 import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node'
+import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
 import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
 import { RunCollector } from './collector.js'
@@ -84,7 +85,16 @@ export class WatchdogReporter implements Reporter {
       if (this.run && this.run.inFlight > 0) this.write()
     }, RUNNING_TICK_MS)
     this.ticker.unref()
-    this.deadline.start(this.projects.values(), (marginMs) => this.hardStop(marginMs))
+    const deadlines = this.deadline.start(this.projects.values(), (marginMs) => this.hardStop(marginMs))
+    // What each project's workers need to know of this run: its deadline, and
+    // its name when there are several (stop messages, hence JUnit, name it).
+    // Vitest sends the provided context with every run request, so a worker
+    // kept across reruns (isolate: false) gets the current values too.
+    const several = (this.vitest?.projects.length ?? 0) > 1
+    for (const { project, settings } of this.projects.values()) {
+      const run: WorkerSettings = { ...settings, runDeadline: deadlines.get(project) ?? null, project: several ? project.name : null }
+      project.provide(PROVIDE_KEY as never, run as never)
+    }
   }
 
   onTestCaseReady(testCase: TestCase): void {
