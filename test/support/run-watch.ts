@@ -39,7 +39,7 @@ export async function runWatch(name: string, scenarios: string[], env: Record<st
   }
   Object.assign(childEnv, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: join(dir, 'watchdog-report.json'), WATCHDOG_RUN_DIR: dir, TMPDIR: dir }, env, { WATCHDOG_TEST_MARK: mark })
   try {
-    const child = spawn(process.execPath, [driver, join(repo, 'fixtures', name), results, ...scenarios], { cwd: join(repo, 'fixtures', name), env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--expose-gc', driver, join(repo, 'fixtures', name), results, ...scenarios], { cwd: join(repo, 'fixtures', name), env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk))

@@ -7,7 +7,7 @@ import { realClearTimeout, realSetTimeout } from '../../shared/clock.js'
  * periods (abort, interrupt, kill) plus a worker restart; past this margin on
  * top, the main process stops everything itself.
  */
-export const HARD_STOP_MARGIN_MS = 5_000
+const HARD_STOP_MARGIN_MS = 5_000
 
 /** A project the watchdog guards, with what its workers are told. */
 export interface GuardedProject {
