@@ -1,9 +1,10 @@
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
-import { ownDir, runnerFile } from '../shared/own-files.js'
+import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
-import { HangReporter } from './hang-reporter.js'
+import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
+import { reporterOf } from './report/reporter.js'
 
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
@@ -13,6 +14,9 @@ import { HangReporter } from './hang-reporter.js'
  * every worker.
  */
 const ownDist = new RegExp(`^${ownDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
+
+/** Vitest instances told already that a debugger makes the watchdog stand down. */
+const standingDown = new WeakSet<Vitest>()
 
 interface TagLike {
   name?: unknown
@@ -26,15 +30,15 @@ interface TagLike {
  */
 export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const resolved = resolveOptions(options)
-  const reporters = new WeakMap<Vitest, HangReporter>()
-  let runDeadline: number | null = null
+  // runDeadline: set for each run at its start (host/report/deadline.ts), so a watch-mode rerun has its own.
+  const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline: null }
   let respawning: typeof import('./respawning-worker.js') | undefined
 
   return {
     name: 'vitest-watchdog',
     async config(config) {
-      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[] } }).test ?? {}
-      if (test.runner !== undefined) {
+      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown } }).test ?? {}
+      if (test.runner !== undefined && test.runner !== runnerFile) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
       }
       for (const tag of test.tags ?? []) {
@@ -45,9 +49,10 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
           checkLeakMode('meta.leaks', tag.meta.leaks, `tag "${String(tag.name)}" of the vitest config`)
         }
       }
-      // The run's own clock starts when its config loads.
-      runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline }
+      // Inline projects that do not extend this config would not get this plugin: they get their own.
+      guardInlineProjects(test.projects, () => watchdog(options))
+      // Projects from their own config files may not use watchdog() at all: checked before any test runs.
+      const globalSetup = Array.isArray(test.projects) ? { globalSetup: [checkProjectsFile] } : {}
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. A custom pool is kept as it is.
@@ -56,7 +61,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
+      return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
@@ -74,15 +79,13 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       if (!isWatchdogPool(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
-      if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+      if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+        standingDown.add(vitest)
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
-      if (!reporters.has(vitest)) {
-        const reporter = new HangReporter({ outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report', grace: resolved.grace, runDeadline })
-        reporters.set(vitest, reporter)
-        ;(vitest.config.reporters as unknown[]).push(reporter)
-      }
+      checkEveryProjectGuarded(vitest, runnerFile)
+      reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
     },
   } as Vite.Plugin
 }

@@ -11,8 +11,9 @@ import { InspectorOutput } from './ladder/inspector-output.js'
 import { ProcessTarget, ThreadTarget } from './ladder/targets.js'
 import { WorkerWatch } from './ladder/watch.js'
 import { registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
-import { emptyPlan, journalEnd, recordDeath, type Death } from './resume-plan.js'
-import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf } from './thread-stop.js'
+import { emptyPlan, journalEnd, recordDeath, withoutFiles, type Death } from './resume-plan.js'
+import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf, threadOf } from './thread-stop.js'
+import { watchThread } from './stuck-threads.js'
 import { createScratch, writeNote, type Scratch } from './worker-scratch.js'
 
 /**
@@ -204,6 +205,7 @@ export class RespawningWorker implements PoolWorker {
 
   private watch(child: Child): WorkerWatch | null {
     const pid = pidOf(child)
+    if (!pid) watchThread(threadOf(child.worker as ThreadsPoolWorker))
     const threadId = pid ? undefined : threadIdOf(child.worker as ThreadsPoolWorker)
     const target = child.output && pid ? new ProcessTarget(pid, child.output) : threadId !== undefined ? new ThreadTarget(threadId) : null
     if (!target) return null
@@ -264,7 +266,8 @@ export class RespawningWorker implements PoolWorker {
     const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
     try {
-      recordDeath(this.plan, dead.journal, dead.journalFrom, death, this.options.project.config.root)
+      const finished = recordDeath(this.plan, dead.journal, dead.journalFrom, death, this.options.project.config.root)
+      this.runRequest = withoutFiles(this.runRequest!, finished)
     } finally {
       removeScratch(dead.dir)
     }

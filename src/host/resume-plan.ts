@@ -34,11 +34,14 @@ export function journalEnd(journal: string): number {
 }
 
 /**
- * Adds the dead worker's record, its journal from byte `from` on, to `plan`.
- * Throws when the file cannot be resumed again (it already died outside any
- * test once): Vitest is then told the worker exited.
+ * Adds the dead worker's record, its journal from byte `from` on, to `plan`,
+ * and returns the files the dead worker had finished before the one it died
+ * in (with isolate: false a worker runs file after file): the replacement
+ * must not run or report them again. Throws when the file cannot be resumed
+ * again (it already died outside any test once): Vitest is then told the
+ * worker exited.
  */
-export function recordDeath(plan: ResumePlan, journal: string, from: number, death: Death, root: string): void {
+export function recordDeath(plan: ResumePlan, journal: string, from: number, death: Death, root: string): string[] {
   let journalText = ''
   try {
     journalText = readFileSync(journal).subarray(from).toString('utf8')
@@ -49,8 +52,15 @@ export function recordDeath(plan: ResumePlan, journal: string, from: number, dea
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */
   let file = '*'
+  /** Files in the order the worker began them. */
+  const began: string[] = []
   for (const line of parseJournal(journalText)) {
-    if (line.kind === 'test' || line.kind === 'run') file = line.file
+    if (line.kind === 'test' || line.kind === 'run') {
+      file = line.file
+      if (!began.includes(file)) began.push(file)
+      plan.fileStarted ??= {}
+      plan.fileStarted[file] ??= line.at
+    }
     if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, repeats: line.repeats ?? 0, retry: 0, repeat: 0, retried: 0 })
     else if (line.kind === 'try') {
       const test = tests.get(line.test)
@@ -72,7 +82,7 @@ export function recordDeath(plan: ResumePlan, journal: string, from: number, dea
     else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
     else notRun(plan, run.file, String(firstError(failure).message), firstError(failure))
     // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
-    return
+    return finishedBefore(began, file)
   }
 
   const running = [...tests].filter(([id]) => open(id))
@@ -89,6 +99,19 @@ export function recordDeath(plan: ResumePlan, journal: string, from: number, dea
     // Running again would die again, so the next worker only reports.
     notRun(plan, file, `The worker died outside any test (${describeExit({ signal: death.signal, exitCode: death.code })}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
   }
+  return finishedBefore(began, file)
+}
+
+/** Every file begun before `current`: a worker runs one file at a time, so those had ended. */
+function finishedBefore(began: string[], current: string): string[] {
+  return began.filter((file) => file !== current)
+}
+
+/** The run request, without the files an earlier worker finished: they were reported already. */
+export function withoutFiles<T>(request: T, finished: readonly string[]): T {
+  const context = (request as { context?: { files?: Array<{ filepath: string }> } }).context
+  if (!context?.files || finished.length === 0) return request
+  return { ...request, context: { ...context, files: context.files.filter((file) => !finished.includes(file.filepath)) } }
 }
 
 /** A test as its journal tells it: its attempts (the test's own counts) and where the last one was. */

@@ -21,6 +21,26 @@ import type { Worker } from 'node:worker_threads'
 const stuck = new Set<Worker>()
 const descriptions = new WeakMap<Worker, string>()
 let listening = false
+/** Every test thread of the run while it lives (threads pools). */
+const running = new Set<Worker>()
+
+/** A test thread started: the emergency exit must know it may be one that cannot be joined. */
+export function watchThread(thread: Worker | undefined): void {
+  if (!thread || running.has(thread)) return
+  running.add(thread)
+  thread.once('exit', () => running.delete(thread))
+}
+
+/**
+ * The emergency exit (runTimeout's hard stop): the run is stuck, and any of
+ * its test threads may be blocked in a system call nobody has seen yet; a
+ * plain process.exit() would join them and could hang for ever. Every live
+ * test thread is left behind, so the exit below does without the join.
+ */
+export function exitNow(code: number): void {
+  for (const thread of running) if (!stuck.has(thread)) leaveBehind(thread, 'a test thread still running at the hard stop')
+  process.exit(code)
+}
 
 /**
  * A thread left behind, blocked in a system call that killing its children
@@ -60,7 +80,7 @@ function exitWithoutJoin(code: number): void {
   const which = [...stuck].map((thread) => descriptions.get(thread)).join('; ')
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
   const how = execve ? `with exit code ${exitCode}` : 'by SIGKILL (exit status 137: this Node has no process.execve, which would keep the exit code)'
-  process.stderr.write(`vitest-watchdog: ${stuck.size === 1 ? 'a test thread is' : `${stuck.size} test threads are`} still blocked in a system call (${which}); Node cannot exit while it runs, so this process ends ${how}, after every report was written.\n`)
+  process.stderr.write(`vitest-watchdog: ${stuck.size === 1 ? 'a test thread is' : `${stuck.size} test threads are`} still blocked or running (${which}); Node cannot exit while such a thread runs, so this process ends ${how}, after every report was written.\n`)
   if (execve) {
     try {
       execve('/bin/sh', ['sh', '-c', `exit ${exitCode}`], {})

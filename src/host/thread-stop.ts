@@ -22,7 +22,7 @@ export const THREAD_TERMINATE_BOUND_MS = 5_000
 type ThreadWorker = ThreadsPoolWorker | VmThreadsPoolWorker
 
 /** Vitest's thread pool worker keeps its `Worker` private. */
-function threadOf(worker: ThreadWorker): NodeWorker | undefined {
+export function threadOf(worker: ThreadWorker): NodeWorker | undefined {
   return (worker as unknown as { _thread?: NodeWorker })._thread
 }
 

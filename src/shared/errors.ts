@@ -40,6 +40,15 @@ export class WatchdogConfigError extends Error {
 }
 
 /** The installed Vitest lacks an internal the watchdog needs (it supports Vitest ^4.1 and ^5). */
+/** A project of the run that the watchdog cannot guard: the run must not start half guarded (its hangs would hang silently). */
+export class WatchdogUnguardedProjectError extends Error {
+  readonly code = 'ERR_WATCHDOG_UNGUARDED_PROJECT'
+  constructor(readonly project: string, reason: string) {
+    super(`vitest-watchdog: project "${project}" is not guarded: ${reason}`)
+    this.name = 'WatchdogUnguardedProjectError'
+  }
+}
+
 export class WatchdogUnsupportedVitestError extends Error {
   readonly code = 'ERR_WATCHDOG_UNSUPPORTED_VITEST'
   constructor(what: string) {

@@ -168,4 +168,6 @@ export interface ResumePlan {
    * or `failed` is reported as not run, and the file fails with `error`.
    */
   notRun: Record<string, { reason: string; error: Record<string, unknown> }>
+  /** When each file began in the first worker that ran it (epoch ms), by path: a resumed file's duration counts from there. */
+  fileStarted?: Record<string, number>
 }

@@ -37,6 +37,8 @@ export interface WorkerSettings {
   leaks: LeakMode
   /** Epoch ms at which every guarded run is stopped (runTimeout), or null. */
   runDeadline: number | null
+  /** The project's name when the run has several (stop messages name it), else null. Set per run. */
+  project?: string | null
 }
 
 export const PROVIDE_KEY = 'vitestWatchdog'

@@ -12,6 +12,9 @@ export const ownDir = fileURLToPath(ownDirUrl)
 /** The test runner Vitest loads in each worker (tsup.config.ts: entry `worker/runner`). */
 export const runnerFile = join(ownDir, 'worker', 'runner.js')
 
+/** Vitest's globalSetup for a root config with projects: fails the run when no project is guarded (tsup.config.ts: entry `host/check-projects`). */
+export const checkProjectsFile = join(ownDir, 'host', 'check-projects.js')
+
 /** A path or file:// URL under the watchdog's own build. */
 export function isWatchdogCode(fileOrUrl: string | undefined): boolean {
   return !!fileOrUrl && (fileOrUrl.startsWith(ownDir) || fileOrUrl.startsWith(ownDirUrl))

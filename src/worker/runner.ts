@@ -25,6 +25,7 @@ import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
 import { Continuations } from './continue-attempts.js'
+import { nameProject } from './project-name.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
@@ -37,6 +38,9 @@ type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
 
 type AnyFn = (...args: unknown[]) => unknown
+
+/** The guarded run of a test file's import. */
+const IMPORT_RUN_NAME = '(import)'
 
 /**
  * A debugger session must never be cut short: --inspect, --inspect-brk, or an
@@ -127,10 +131,17 @@ export default class WatchdogRunner extends TestRunner {
     return this.setup().guard.run(this.clampToRunDeadline(spec()), fn)
   }
 
-  /** With runTimeout, nothing may run past the run's deadline: the closer of the two budgets applies. */
+  /**
+   * With runTimeout, nothing may run past the run's deadline: the closer of
+   * the two budgets applies. Except the import of a file being resumed: the
+   * file must be collected to report what the dead worker recorded (its
+   * tests that did not run are then skipped for the deadline), and it
+   * imported in time once already.
+   */
   private clampToRunDeadline(spec: GuardSpec): GuardSpec {
     const deadline = this.setup().settings.runDeadline
     if (deadline === null) return spec
+    if (spec.name === IMPORT_RUN_NAME && resumePlan() !== null) return spec
     const left = Math.max(1, deadline - Date.now())
     if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
     return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
@@ -156,7 +167,7 @@ export default class WatchdogRunner extends TestRunner {
       const budget: Budget = settings.importKillAfter !== null
         ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
         : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
-      return { ...this.common(), subject: `Import of "${name}"`, budget, file: filepath, name: '(import)' }
+      return { ...this.common(), subject: `Import of "${name}"`, budget, file: filepath, name: IMPORT_RUN_NAME }
     }, () => super.importFile(filepath, source))
   }
 
@@ -252,6 +263,7 @@ export default class WatchdogRunner extends TestRunner {
       // the result as set here.
       test.mode = 'skip'
       test.result = restored.result as RunnerTestCase['result']
+      nameProject(test.result?.errors, this.setup().settings.project)
       if (restored.meta) Object.assign(test.meta, restored.meta)
       await this.restoreRecords(test, restored)
       return
@@ -343,6 +355,11 @@ export default class WatchdogRunner extends TestRunner {
     if (failure && failure.kind !== 'beforeAll' && suite.result) {
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), failure.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
+    const fileStarted = 'filepath' in suite ? resumePlan()?.fileStarted?.[suite.filepath as string] : undefined
+    if (fileStarted !== undefined && suite.result) {
+      // A resumed file: its duration counts from its start in the first worker, not this one's.
+      suite.result.duration = Math.max(suite.result.duration ?? 0, Date.now() - fileStarted)
+    }
     if ('filepath' in suite) {
       // The end of the file: leaked child processes do not outlive it.
       for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
@@ -354,12 +371,14 @@ export default class WatchdogRunner extends TestRunner {
     if (notRun && suite.result) {
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), notRun.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
+    nameProject(suite.result?.errors, this.setup().settings.project)
   }
 
   override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
     super.onAfterRunTask(test)
     this.continuations.finish(test)
     await this.checkLeaks(test)
+    nameProject(test.result?.errors, this.setup().settings.project)
     journalResult(test)
   }
 
