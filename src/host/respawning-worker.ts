@@ -213,9 +213,16 @@ export class RespawningWorker implements PoolWorker {
     return new WorkerWatch(child.journal, target, {
       root: this.options.project.config.root,
       note: (note) => writeNote(child, note),
-      log: (message) => logger.errorStream.write(`${message}\n`),
+      log: (message) => logger.errorStream.write(`${this.withProject(message)}\n`),
       kill: (stop, run, abandon) => void this.kill(child, stop, run, abandon),
     })
+  }
+
+  /** With several projects in the run, a line of the ladder's names its project, as the report does. */
+  private withProject(message: string): string {
+    const { project } = this.options
+    if (project.vitest.projects.length < 2 || !project.name) return message
+    return message.replace(/^vitest-watchdog: /, `vitest-watchdog: [${project.name}] `)
   }
 
   /** Stage kill, for the run `run` of `child`; the file then resumes in a fresh worker (onExit). */
