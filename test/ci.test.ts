@@ -71,14 +71,14 @@ test('shards: two blob shards merge into one watchdog report covering both', asy
 })
 
 /** The sigterm fixture's `sleep 1888` (no other fixture uses that duration) is in the process table. */
-function sleeping(): boolean {
-  return readdirSync('/proc').some((pid) => {
+function sleeping(count = 1): boolean {
+  return readdirSync('/proc').filter((pid) => {
     try {
       return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('/bin/sh\0-c\0sleep 1888')
     } catch {
       return false
     }
-  })
+  }).length >= count
 }
 
 test('SIGTERM mid-run: every process is gone within 2 s, and the report parses with what finished and what was running', async () => {
@@ -100,6 +100,21 @@ test('SIGTERM mid-run: every process is gone within 2 s, and the report parses w
   expect(goneWithin).toBeLessThan(2_000)
   expect(report?.finished).toEqual([{ file: 'long.test.ts', test: 'finishes before the signal', state: 'passed' }])
   expect(report?.running?.map((t) => t.test)).toEqual(['is blocked in a system call when the signal comes'])
+})
+
+test('SIGTERM mid-run with two projects: what only the journals tell (finished, running) names its project', async () => {
+  let report: WatchdogReport | undefined
+  await runFixture('sigterm', {
+    env: { WATCHDOG_PROJECTS: 'two' },
+    during: async (child, reportFile) => {
+      for (let i = 0; i < 300 && !sleeping(2); i++) await new Promise((r) => setTimeout(r, 100))
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('close', r))
+      report = JSON.parse(readFileSync(reportFile, 'utf8')) as WatchdogReport
+    },
+  })
+  expect(report?.finished.map((t) => `${t.project} ${t.test}`).sort()).toEqual(['one finishes before the signal', 'two finishes before the signal'])
+  expect(report?.running?.map((t) => `${t.project} ${t.test}`).sort()).toEqual(['one is blocked in a system call when the signal comes', 'two is blocked in a system call when the signal comes'])
 })
 
 test('runTimeout: the run is stopped through the ladder at its deadline, reported, and fails', async () => {

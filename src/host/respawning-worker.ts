@@ -175,7 +175,7 @@ export class RespawningWorker implements PoolWorker {
   private async attach(child: Child, replacement = false): Promise<void> {
     await child.worker.start()
     const pid = pidOf(child)
-    if (pid) registerWorker(pid, child.journal)
+    if (pid) registerWorker(pid, child.journal, this.options.project.name)
     child.watch = this.watch(child)
     child.worker.on('message', (message: unknown) => {
       if (replacement && isResponse(message, 'started')) return

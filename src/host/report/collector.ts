@@ -3,6 +3,7 @@ import { relative } from 'node:path'
 import type { TestCase, TestModule, TestProject } from 'vitest/node'
 import { CRASHED_CODE, STOPPED_CODE } from '../../shared/errors.js'
 import { parseJournal } from '../../shared/journal.js'
+import type { LiveJournal } from '../process-registry.js'
 import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, RunningEntry, WatchdogReport } from '../../shared/report.js'
 import { LEAKS_META_KEY, STARTED_META_KEY } from '../../shared/report.js'
 import { describeStop, type Stop } from '../../shared/stop.js'
@@ -88,10 +89,10 @@ export class RunCollector {
    * The run is being stopped from outside. A worker blocked in a system call
    * has not told Vitest what it finished (its updates wait in its event loop),
    * but its journal is on disk: take finished and in-flight tests from there.
-   * (A journal does not say its project: these entries name none.)
    */
-  readJournals(journals: readonly string[]): void {
-    for (const journal of journals) {
+  readJournals(journals: readonly LiveJournal[]): void {
+    for (const { journal, project: name } of journals) {
+      const project = this.nameProjects ? { project: name } : {}
       let text: string
       try {
         text = readFileSync(journal, 'utf8')
@@ -108,7 +109,7 @@ export class RunCollector {
       const started = new Map<string, InFlight>()
       for (const entry of entries) {
         if (entry.kind === 'test') {
-          started.set(entry.test, { file: this.relative(entry.file), test: entry.name, since: entry.at })
+          started.set(entry.test, { ...project, file: this.relative(entry.file), test: entry.name, since: entry.at })
           continue
         }
         if (entry.kind !== 'result') continue
@@ -117,7 +118,7 @@ export class RunCollector {
         if (!test || this.finishedIds.has(entry.test)) continue
         this.finishedIds.add(entry.test)
         const state = entry.result.state
-        this.finished.push({ file: test.file, test: test.test, state: state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : String(state) })
+        this.finished.push({ ...project, file: test.file, test: test.test, state: state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : String(state) })
       }
       for (const [id, test] of started) {
         if (!this.running.has(id)) this.running.set(id, test)
