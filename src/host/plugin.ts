@@ -84,8 +84,24 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
+      adoptProject(project)
       checkEveryProjectGuarded(vitest, runnerFile)
       reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
     },
   } as Vite.Plugin
+}
+
+/**
+ * Vitest 5 gives an inline project with `extends: true` the root config's
+ * plugins, so this configureVitest runs for it, but not their `config` hook:
+ * its resolved config lacks what config() sets. It gets the same here (the
+ * settings reach its workers through provide, at each run's start).
+ */
+function adoptProject(project: TestProject): void {
+  const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean; browser?: { enabled?: boolean }; server?: { deps?: { external?: Array<string | RegExp> } } }
+  if (config.runner !== undefined || config.browser?.enabled) return
+  config.runner = runnerFile
+  config.includeTaskLocation = true
+  const deps = config.server?.deps
+  if (deps) deps.external = [...(deps.external ?? []), ownDist]
 }

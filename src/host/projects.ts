@@ -43,7 +43,10 @@ export function checkEveryProjectGuarded(vitest: Vitest, runnerPath: string, why
   checked.add(vitest)
   for (const project of vitest.projects) {
     if (project.config.browser?.enabled) continue
-    if (project.config.runner === runnerPath) continue
+    // Under the runner already, or about to be: a project given the root's
+    // watchdog() by `extends: true` gets it in its own configureVitest on
+    // Vitest 5 (plugin.ts, adoptProject), which may come after this one.
+    if (project.config.runner === runnerPath || hasWatchdog(project.vite.config.plugins)) continue
     // Found by path at config time (plugin.ts) and here: the same build, so the same file.
     const configFile = project.vite.config.configFile
     const from = configFile ? `its config file ${relative(vitest.config.root, configFile) || configFile}` : 'its inline config'
