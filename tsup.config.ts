@@ -2,13 +2,15 @@ import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'tsup'
 
 export default defineConfig([
-  // Two entry points for Node: the public API (loaded by vitest.config.ts in
-  // the main process) and the test runner (loaded by Vitest inside each
-  // worker, found by path at run time, so it must stay a separate file in dist/).
+  // Three entry points for Node: the public API (loaded by vitest.config.ts in
+  // the main process), the test runner (loaded by Vitest inside each worker,
+  // found by path at run time, so it must stay a separate file in dist/) and
+  // the globalSetup file that checks every project is guarded (also found by path).
   {
     entry: {
       index: 'src/index.ts',
       'worker/runner': 'src/worker/runner.ts',
+      'host/check-projects': 'src/host/check-projects.ts',
     },
     format: ['esm'],
     dts: { entry: { index: 'src/index.ts' } },

@@ -1,8 +1,10 @@
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { WatchdogReport } from '../src/index.js'
+import { statFields } from '../src/shared/process-tree.js'
 import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
 
 const repo = resolve(import.meta.dirname, '..')
@@ -71,14 +73,19 @@ test('shards: two blob shards merge into one watchdog report covering both', asy
 })
 
 /** The sigterm fixture's `sleep 1888` (no other fixture uses that duration) is in the process table. */
-function sleeping(): boolean {
-  return readdirSync('/proc').some((pid) => {
+/**
+ * `count` of the fixture's blocked sleeps are running in the run of Vitest
+ * process `vitest` (its session: runFixture starts it detached), not in
+ * another run going on beside it.
+ */
+function sleeping(vitest: ChildProcess, count = 1): boolean {
+  return readdirSync('/proc').filter((pid) => {
     try {
-      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('/bin/sh\0-c\0sleep 1888')
+      return /^\d+$/.test(pid) && statFields(Number(pid))?.[3] === String(vitest.pid) && readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('/bin/sh\0-c\0sleep 1888')
     } catch {
       return false
     }
-  })
+  }).length >= count
 }
 
 test('SIGTERM mid-run: every process is gone within 2 s, and the report parses with what finished and what was running', async () => {
@@ -87,7 +94,7 @@ test('SIGTERM mid-run: every process is gone within 2 s, and the report parses w
   const run = await runFixture('sigterm', {
     during: async (child, reportFile) => {
       // Wait until the blocked test's sleep is running (bounded), then signal the main process.
-      for (let i = 0; i < 300 && !sleeping(); i++) await new Promise((r) => setTimeout(r, 100))
+      for (let i = 0; i < 300 && !sleeping(child); i++) await new Promise((r) => setTimeout(r, 100))
       const sent = Date.now()
       child.kill('SIGTERM')
       await new Promise((r) => child.once('close', r))
@@ -100,6 +107,21 @@ test('SIGTERM mid-run: every process is gone within 2 s, and the report parses w
   expect(goneWithin).toBeLessThan(2_000)
   expect(report?.finished).toEqual([{ file: 'long.test.ts', test: 'finishes before the signal', state: 'passed' }])
   expect(report?.running?.map((t) => t.test)).toEqual(['is blocked in a system call when the signal comes'])
+})
+
+test('SIGTERM mid-run with two projects: what only the journals tell (finished, running) names its project', async () => {
+  let report: WatchdogReport | undefined
+  await runFixture('sigterm', {
+    env: { WATCHDOG_PROJECTS: 'two' },
+    during: async (child, reportFile) => {
+      for (let i = 0; i < 300 && !sleeping(child, 2); i++) await new Promise((r) => setTimeout(r, 100))
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('close', r))
+      report = JSON.parse(readFileSync(reportFile, 'utf8')) as WatchdogReport
+    },
+  })
+  expect(report?.finished?.map((t) => `${t.project} ${t.test}`).sort()).toEqual(['one finishes before the signal', 'two finishes before the signal'])
+  expect(report?.running?.map((t) => `${t.project} ${t.test}`).sort()).toEqual(['one is blocked in a system call when the signal comes', 'two is blocked in a system call when the signal comes'])
 })
 
 test('runTimeout: the run is stopped through the ladder at its deadline, reported, and fails', async () => {

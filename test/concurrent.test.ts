@@ -21,4 +21,11 @@ describe.each(['forks', 'threads'])('pool %s', (pool) => {
     expectStatus(run, 'blocked.test.ts > b4 is synchronous', 'passed')
     expect(run.report?.hangs).toHaveLength(1)
   })
+
+  test('two tests spin one after the other: each is stopped at its own line, and the run ends', async () => {
+    const run = await runFixture('concurrent', { args: [`--pool=${pool}`, 'two-spinners'] })
+    expect(hangOf(run, 'two-spinners.test.ts', 's1 spins at once')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { line: 12 } })
+    expect(hangOf(run, 'two-spinners.test.ts', 's2 spins after one turn of the event loop')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { line: 7 } })
+    expect(run.report?.hangs).toHaveLength(2)
+  })
 })

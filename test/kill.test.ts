@@ -44,6 +44,14 @@ test('a busy loop inside a timer callback is killed (terminating there would cra
   expect(outcomeOf(run, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
 })
 
+test('a file resumed in a fresh worker shows its true duration: at least that of the killed test in it, not the fresh worker\'s part', () => {
+  const file = run.output.match(/^ ❯ timer-loop\.test\.ts \(2 tests \| 1 failed\) (\d+)ms$/m)
+  const killed = run.output.match(/^   × spins inside a timer callback (\d+)ms$/m)
+  expect(file, run.output).not.toBeNull()
+  expect(killed, run.output).not.toBeNull()
+  expect(Number(file![1])).toBeGreaterThanOrEqual(Number(killed![1]))
+})
+
 describe.each([
   { file: 'self-sigkill.test.ts', test: 'kills its own worker', after: 'runs after the crash', how: 'killed by SIGKILL', crash: { signal: 'SIGKILL', exitCode: null } },
   { file: 'abort.test.ts', test: 'calls process.abort()', after: 'runs after the abort', how: 'killed by SIGABRT', crash: { signal: 'SIGABRT', exitCode: null } },

@@ -9,7 +9,7 @@ import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fi
 let run: FixtureRun
 
 beforeAll(async () => {
-  run = await runFixture('leaks')
+  run = await runFixture('leaks', { args: ['leaky', 'tidy', 'settle'] })
 })
 
 const leakOf = (name: string) => run.report?.leaks.filter((l) => l.file === 'leaky.test.ts' && l.test === name) ?? []
@@ -24,6 +24,7 @@ test.each([
   ['leaks a file watcher', 'FSWatcher', 41],
   ['leaks a file handle', 'FileHandle', 45],
   ['leaks a server closed while a request is still in flight', 'Server', 71],
+  ['leaks a server that is not listening yet', 'Server', 80],
 ])('%s: one %s, at its creation line, with a stack and a hint', (name, type, line) => {
   const leaks = leakOf(name)
   expect(leaks).toHaveLength(1)
@@ -59,7 +60,7 @@ test('no false positives: the tidy file, which closes what it opens, reports not
 })
 
 test('the terminal shows a per-test leak summary', () => {
-  expect(run.output).toContain('vitest-watchdog: 13 leaked resources in 12 tests')
+  expect(run.output).toContain('vitest-watchdog: 14 leaked resources in 13 tests')
   expect(run.output).toMatch(/leaky\.test\.ts > leaks a file handle\n\s+FileHandle\s+created at leaky\.test\.ts:45:3: a file handle still open/)
 })
 
@@ -68,4 +69,10 @@ test('a pending timer is a leak at once, a closing resource gets the bound: one 
   expect(run.report?.leaks.filter((l) => l.file === 'settle.test.ts').map((l) => `${l.test}: ${l.type} at ${l.location?.line}`)).toEqual([`${name}: Socket at 26`, `${name}: Timeout at 29`])
   // The check looked at the timer once: it did not wait on it (see the fixture).
   expect(outcomeOf(run, 'settle.test.ts > the leak check looked at the pending timer once, though it waited for the closing socket')).toEqual({ status: 'passed', failureMessages: [] })
+})
+
+test('at the end of a file, what concurrent tests left is its leak; what is closing then gets the same bound as in a test', async () => {
+  const run = await runFixture('leaks', { args: ['file-end'] })
+  expect(run.report?.leaks.map((leak) => `${leak.file} ${leak.test}: ${leak.type} at ${leak.location?.line}`)).toEqual(['file-end.test.ts (file): Interval at 36'])
+  expect(outcomeOf(run, 'file-end.test.ts > two tests at once > ends a socket without waiting for the peer').status).toBe('passed')
 })

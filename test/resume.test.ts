@@ -5,7 +5,7 @@ import { expectStatus, hangOf, outcomeOf, runFixture, type FixtureRun } from './
 let run: FixtureRun & { kept: Record<string, string> }
 
 beforeAll(async () => {
-  run = await runFixture('resume', { args: ['--reporter=junit', '--outputFile.junit={dir}/junit.xml'], keep: ['junit.xml'] })
+  run = await runFixture('resume', { args: ['--reporter=junit', '--outputFile.junit={dir}/junit.xml'], keep: ['junit.xml', 'repeats.log', 'repeats-retry.log'] })
 })
 
 test('the leak of a test that finished before the kill is still reported', () => {
@@ -39,4 +39,21 @@ test('retry: an attempt whose worker was killed is retried in the fresh worker; 
   expectStatus(run, 'retry.test.ts > blocks on its first attempt, passes on the retry', 'passed')
   expect(hangOf(run, 'retry.test.ts', 'blocks on its first attempt, passes on the retry')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
   expectStatus(run, 'retry.test.ts > runs after it', 'passed')
+})
+
+test('repeats: a killed run fails the test, and the repeats after it still run, in the fresh worker', () => {
+  const name = 'repeats: its second run is killed, the third still runs'
+  expectStatus(run, `repeats.test.ts > ${name}`, 'failed')
+  expect(hangOf(run, 'repeats.test.ts', name)).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
+  const runs = run.kept['repeats.log']!.trim().split('\n').map((line) => line.split(' pid ')[1])
+  expect(runs).toHaveLength(3)
+  // The third run happened in another worker than the two before it.
+  expect(runs[2]).not.toBe(runs[1])
+  expect(runs[1]).toBe(runs[0])
+})
+
+test('repeats with retry: the killed attempt is retried, and the next repeat gets its retries back', () => {
+  expectStatus(run, 'repeats.test.ts > repeats and retry: the killed attempt is retried, and the next repeat has all its retries', 'passed')
+  expect(run.kept['repeats-retry.log']!.trim().split('\n')).toHaveLength(4)
+  expectStatus(run, 'repeats.test.ts > runs after them', 'passed')
 })

@@ -74,3 +74,26 @@ describe.each(['vmForks', 'vmThreads'])('pool %s, chosen on the command line, ge
     expect(run.output).not.toContain('is not one of Vitest\'s own')
   })
 })
+
+test('a thread blocked in a system call that no child holds (a FIFO read) is left behind, and the run still ends, with every result and its exit status', async () => {
+  const run = await runFixture('kill-worker', { args: ['--pool=threads'] })
+  expect(hangOf(run, 'fifo.test.ts', 'blocks reading a FIFO nobody writes to')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
+  expect(outcomeOf(run, 'fifo.test.ts > passes before the hang').status).toBe('passed')
+  expect(outcomeOf(run, 'fifo.test.ts > runs in a fresh worker after the kill').status).toBe('passed')
+  expect(run.output).toContain('a test thread is still blocked or running ("blocks reading a FIFO nobody writes to"')
+  // Node cannot join that thread at exit: with process.execve the process
+  // replaces itself and keeps the exit code, otherwise it ends by SIGKILL.
+  if ('execve' in process) expect({ code: run.code, signal: run.signal }).toEqual({ code: 1, signal: null })
+  else expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGKILL' })
+  // It ended on its own, not at Vitest's close timeout (teardownTimeout, 10 s).
+  expect(run.output).not.toContain('close timed out')
+})
+
+test('the run deadline passes while a thread is blocked for good: the file resumed after it keeps its results, and the run ends', async () => {
+  const run = await runFixture('kill-worker', { args: ['--pool=threads', '--config', 'vitest.run-timeout.config.ts'] })
+  expect(hangOf(run, 'fifo.test.ts', 'blocks reading a FIFO nobody writes to')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
+  expect(outcomeOf(run, 'fifo.test.ts > passes before the hang').status).toBe('passed')
+  // Past the deadline, what had not run is skipped, not lost with the file.
+  expect(outcomeOf(run, 'fifo.test.ts > runs in a fresh worker after the kill').status).toBe('skipped')
+  expect(run.output).toContain('a test thread is still blocked or running')
+})

@@ -127,7 +127,7 @@ export class BrowserGuard {
     }
     if (outcome.kind === 'verdict') {
       const error = this.stopped(me, 'interrupt', 'interrupted', outcome.verdict)
-      // The report's stack (host/hang-reporter.ts takes stop.stack first): error.stack stays in
+      // The report's stack (host/report/collector.ts takes stop.stack first): error.stack stays in
       // served coordinates, which Vitest maps for its code frame, and would map twice if original.
       ;(error as { stop: object }).stop = { ...error.stop, stack: `${error.name}: ${error.message}\n${outcome.verdict.originalStack}` }
       throw error

@@ -8,11 +8,10 @@
  * default timeouts are switched off in favour of the ladder.
  */
 import { BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
-import { LEAK_CODE } from '../shared/errors.js'
 import { checkLeakMode } from '../shared/options.js'
 import { LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
-import { WatchdogUnsupportedVitestError } from '../shared/errors.js'
+import { leakError, WatchdogUnsupportedVitestError } from '../shared/errors.js'
 import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { GatedSignal } from '../worker/cancel-gate.js'
 import { resolveBudget, type Budget } from '../worker/budget.js'
@@ -209,10 +208,6 @@ function installLeakChecks(runner: PageRunner, pluginMode: LeakMode, map: (stack
     const mapped = await map(leaked.map((timer) => timer.stack)).catch(() => leaked.map(() => ({ location: null, stack: '' })))
     const entries = leaked.map((timer, i) => ({ type: timer.type, location: mapped[i]?.location ?? null, stack: `${timer.type} created at\n${mapped[i]?.stack ?? ''}`, hint: TIMER_HINTS[timer.type], cleanup: TIMER_CLEANUP, ...(mode === 'fail' ? { failed: true } : {}) }))
     test.meta[LEAKS_META_KEY] = entries
-    if (mode === 'fail' && test.result) {
-      const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
-      const message = `Test leaked ${entries.length} resource${entries.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
-      test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}`, leaks: entries }] }
-    }
+    if (mode === 'fail' && test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, runner.config.root)] }
   }
 }

@@ -1,13 +1,13 @@
-import { fileURLToPath } from 'node:url'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
-import type { Kind } from './respawning-worker.js'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
-import { HangReporter } from './hang-reporter.js'
+import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
+import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
+import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
+import { reporterOf } from './report/reporter.js'
 import { BrowserLadder } from './browser/ladder.js'
 import { isBrowserProject, setUpBrowserProject } from './browser/project.js'
 
-const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
  * by Vite: installed under node_modules it is external anyway; linked or
@@ -15,10 +15,10 @@ const runnerPath = fileURLToPath(new URL('./worker/runner.js', import.meta.url))
  * would otherwise transform and evaluate it through its module runner in
  * every worker.
  */
-const ownDist = new RegExp(`^${fileURLToPath(new URL('./', import.meta.url)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
+const ownDist = new RegExp(`^${ownDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
 
-/** Pools that the plugin replaces with its respawning workers: the whole ladder, kill and resume included. */
-const FULL_LADDER_POOLS = new Set(['watchdog-forks', 'watchdog-threads', 'watchdog-vmForks', 'watchdog-vmThreads'])
+/** Vitest instances told already that a debugger makes the watchdog stand down. */
+const standingDown = new WeakSet<Vitest>()
 
 interface TagLike {
   name?: unknown
@@ -32,17 +32,17 @@ interface TagLike {
  */
 export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const resolved = resolveOptions(options)
-  const reporters = new WeakMap<Vitest, HangReporter>()
-  let runDeadline: number | null = null
+  // runDeadline: set for each run at its start (host/report/deadline.ts), so a watch-mode rerun has its own.
+  const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline: null }
   let respawning: typeof import('./respawning-worker.js') | undefined
-  const browserLadder = new BrowserLadder((vitest, file, test, stop) => reporters.get(vitest)?.addHostStop(file, test, stop))
+  const browserLadder = new BrowserLadder((project, file, test, stop) => reporterOf(project.vitest).addHostStop(project, file, test, stop))
   const saidBrowser = new Set<string>()
 
   return {
     name: 'vitest-watchdog',
     async config(config) {
-      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[] } }).test ?? {}
-      if (test.runner !== undefined) {
+      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown } }).test ?? {}
+      if (test.runner !== undefined && test.runner !== runnerFile) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
       }
       for (const tag of test.tags ?? []) {
@@ -53,9 +53,10 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
           checkLeakMode('meta.leaks', tag.meta.leaks, `tag "${String(tag.name)}" of the vitest config`)
         }
       }
-      // The run's own clock starts when its config loads.
-      runDeadline = resolved.runTimeout ? Date.now() + resolved.runTimeout : null
-      const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline }
+      // Inline projects that do not extend this config would not get this plugin: they get their own.
+      guardInlineProjects(test.projects, () => watchdog(options))
+      // Projects from their own config files may not use watchdog() at all: checked before any test runs.
+      const globalSetup = Array.isArray(test.projects) ? { globalSetup: [checkProjectsFile] } : {}
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. A custom pool is kept as it is.
@@ -64,7 +65,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { runner: runnerPath, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
+      return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
@@ -75,26 +76,41 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // A browser project runs in pages, not in the pools: the page gets its own part of the ladder.
       const browser = isBrowserProject(project)
       // Under a debugger (--inspect, --inspect-brk) the page is left as it is, as the Node workers are.
-      if (browser && !(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) setUpBrowserProject(vitest, project, saidBrowser)
-      else if (respawning && config.pool in respawning.POOL_NAMES) {
+      if (browser) {
+        if (!(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) setUpBrowserProject(vitest, project, saidBrowser)
+      } else if (respawning && config.pool in POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning
-        config.pool = respawning.POOL_NAMES[kind]
+        config.pool = POOL_NAMES[kind]
         config.poolRunner = { name: config.pool, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, kind) }
       }
       const pool = String(project.config.pool)
-      if (!browser && !FULL_LADDER_POOLS.has(pool)) {
+      if (!browser && !isWatchdogPool(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
-      if (!reporters.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+      if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+        standingDown.add(vitest)
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
-      if (!reporters.has(vitest)) {
-        const reporter = new HangReporter({ outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report', grace: resolved.grace, runDeadline })
-        reporters.set(vitest, reporter)
-        ;(vitest.config.reporters as unknown[]).push(reporter)
-      }
+      adoptProject(project)
+      checkEveryProjectGuarded(vitest, runnerFile)
+      reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
     },
   } as Vite.Plugin
+}
+
+/**
+ * Vitest 5 gives an inline project with `extends: true` the root config's
+ * plugins, so this configureVitest runs for it, but not their `config` hook:
+ * its resolved config lacks what config() sets. It gets the same here (the
+ * settings reach its workers through provide, at each run's start).
+ */
+function adoptProject(project: TestProject): void {
+  const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean; browser?: { enabled?: boolean }; server?: { deps?: { external?: Array<string | RegExp> } } }
+  if (config.runner !== undefined || config.browser?.enabled) return
+  config.runner = runnerFile
+  config.includeTaskLocation = true
+  const deps = config.server?.deps
+  if (deps) deps.external = [...(deps.external ?? []), ownDist]
 }

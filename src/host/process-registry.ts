@@ -12,7 +12,7 @@ import { forgetDir, forgetWorker, reapDir, reapWorker } from './reaper.js'
  * everything it spawned. If the main process dies without an 'exit' event
  * (SIGKILL, a crash), the reaper (reaper.ts) does the same.
  */
-const workers = new Map<number, string>()
+const workers = new Map<number, LiveJournal>()
 /** Each worker's scratch directory (journal, notes, resume plan): removed with the worker, or on exit. */
 const scratchDirs = new Set<string>()
 let hooked = false
@@ -39,9 +39,15 @@ export function removeScratch(dir: string): void {
   forgetDir(dir)
 }
 
-/** `journal`: the worker's journal file (shared/journal.ts), read when the run is stopped from outside. */
-export function registerWorker(pid: number, journal: string): void {
-  workers.set(pid, journal)
+/** A live worker's journal (shared/journal.ts), read when the run is stopped from outside, and the project it runs. */
+export interface LiveJournal {
+  journal: string
+  project: string
+}
+
+/** `journal`: the worker's journal file, read when the run is stopped from outside; `project`: the name of the project it runs. */
+export function registerWorker(pid: number, journal: string, project: string): void {
+  workers.set(pid, { journal, project })
   reapWorker(pid)
   hookExit()
 }
@@ -66,6 +72,6 @@ export function liveWorkerPids(): ReadonlySet<number> {
 }
 
 /** Journals of the workers alive now: what they ran, even when they could not tell Vitest (blocked in a system call). */
-export function liveJournals(): string[] {
+export function liveJournals(): LiveJournal[] {
   return [...workers.values()]
 }

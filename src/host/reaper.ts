@@ -16,8 +16,10 @@ import { CHILD_MARK } from '../shared/child-mark.js'
  * foreground group) does not take it down before it has done its job.
  * (`kill -KILL -PGID`, without `--`: dash, Debian's /bin/sh, refuses `--`.
  * Names are quoted inside the patterns, so that *, ? and [ match themselves.)
- * Children of worker threads live in no worker's group: they are found by
- * their child mark (shared/child-mark.ts), which names the main process.
+ * Children of worker threads live in no worker's group, and a child that
+ * started a session of its own (setsid) in none of the worker's: they are
+ * found by their child mark (shared/child-mark.ts), which names the main
+ * process or the worker that spawned them.
  */
 const SCRIPT = `
 main=$PPID
@@ -43,7 +45,9 @@ $dir
   esac
 done
 for id in $workers; do kill -KILL -$id 2>/dev/null; kill -KILL $id 2>/dev/null; done
-for f in $(grep -la "${CHILD_MARK}=$main:" /proc/[0-9]*/environ 2>/dev/null); do p=\${f#/proc/}; kill -KILL \${p%/environ} 2>/dev/null; done
+for id in $main $workers; do
+  for f in $(grep -la "${CHILD_MARK}=$id:" /proc/[0-9]*/environ 2>/dev/null); do p=\${f#/proc/}; kill -KILL \${p%/environ} 2>/dev/null; done
+done
 printf '%s' "$dirs" | while IFS= read -r dir; do [ -n "$dir" ] && rm -rf -- "$dir"; done
 `
 

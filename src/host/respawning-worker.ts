@@ -1,30 +1,20 @@
 import { EventEmitter } from 'node:events'
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWorker, type WorkerRequest } from 'vitest/node'
-import { CHILD_MARK } from '../shared/child-mark.js'
-import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, type ResumePlan, type RunLine } from '../shared/journal.js'
+import { realClearTimeout, unrefTimer } from '../shared/clock.js'
+import { WatchdogResumeError, WatchdogThreadNotTerminatedError } from '../shared/errors.js'
+import type { ResumePlan, RunLine } from '../shared/journal.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
+import { POOL_NAMES, type Kind } from '../shared/pools.js'
 import type { Stop } from '../shared/stop.js'
 import { GroupForksWorker, GroupVmForksWorker, type GroupLeaderWorker } from './group-forks-worker.js'
 import { InspectorOutput } from './ladder/inspector-output.js'
 import { ProcessTarget, ThreadTarget } from './ladder/targets.js'
 import { WorkerWatch } from './ladder/watch.js'
-import { registerScratch, registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
-import { emptyPlan, recordDeath, type Death } from './resume-plan.js'
-
-/** Vitest's pools, and the name each gets once the watchdog wraps it. */
-export const POOL_NAMES = { forks: 'watchdog-forks', threads: 'watchdog-threads', vmForks: 'watchdog-vmForks', vmThreads: 'watchdog-vmThreads' } as const
-export type Kind = keyof typeof POOL_NAMES
-
-/**
- * Threads pool: how long terminating a stuck test thread may take. A thread
- * blocked in a system call ignores terminate() until the call returns (its
- * children were killed first to make it return); past this bound the
- * watchdog says so and resumes the file in a fresh thread without it.
- */
-const THREAD_TERMINATE_BOUND_MS = 5_000
+import { registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
+import { emptyPlan, journalEnd, recordDeath, withoutFiles, type Death } from './resume-plan.js'
+import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf, threadOf } from './thread-stop.js'
+import { watchThread } from './stuck-threads.js'
+import { createScratch, writeNote, type Scratch } from './worker-scratch.js'
 
 /**
  * A replacement worker gets this long to start and say "started". Vitest's
@@ -49,12 +39,8 @@ interface Message {
 
 type AnyWorker = GroupLeaderWorker | ThreadsPoolWorker | VmThreadsPoolWorker
 
-interface Child {
+interface Child extends Scratch {
   worker: AnyWorker
-  dir: string
-  journal: string
-  /** The main process's notes for the worker (shared/journal.ts, HostNote). */
-  notes: string
   /** Forks: its stderr, with the inspector's own lines taken out. */
   output: InspectorOutput | null
   watch: WorkerWatch | null
@@ -64,7 +50,7 @@ interface Child {
   journalFrom: number
   /** Set when the watchdog killed it: what it stopped. */
   stopped?: { stop: Stop; run: RunLine }
-  /** Threads pool: a thread left spinning because terminating it was unsafe. Never stopped. */
+  /** Threads pool: a thread left behind (stuck-threads.ts), spinning where terminating it was unsafe or blocked in a system call. Never stopped. */
   abandoned?: boolean
 }
 
@@ -120,7 +106,7 @@ export class RespawningWorker implements PoolWorker {
         // With isolate: false a worker runs file after file (and reruns, in
         // watch mode): what an earlier request recorded is not this one's.
         this.plan = emptyPlan()
-        this.child.journalFrom = sizeOf(this.child.journal)
+        this.child.journalFrom = journalEnd(this.child.journal)
       }
     }
     if (this.child.queue) this.child.queue.push(message)
@@ -162,21 +148,8 @@ export class RespawningWorker implements PoolWorker {
 
   /** A worker with its own directory for journal and resume plan; removed with it. */
   private createChild(plan?: ResumePlan): Child {
-    const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
-    registerScratch(dir)
-    const journal = join(dir, 'journal.jsonl')
-    const notes = join(dir, 'notes.jsonl')
-    // Only what the watchdog sets: a VITEST_WATCHDOG_* in the user's environment must not reach the worker.
-    const env: Partial<NodeJS.ProcessEnv> = { ...this.options.env, [ENV_JOURNAL]: journal, [ENV_NOTES]: notes }
-    delete env[ENV_RESUME]
-    delete env[CHILD_MARK]
-    delete env[ENV_HOST_INSPECTOR]
-    if (this.hostInspector) env[ENV_HOST_INSPECTOR] = '1'
-    if (plan) {
-      const planFile = join(dir, 'resume.json')
-      writeFileSync(planFile, JSON.stringify(plan))
-      env[ENV_RESUME] = planFile
-    }
+    const scratch = createScratch(this.options.env, this.hostInspector, plan)
+    const { env } = scratch
     const execArgv = this.hostInspector ? [...this.options.execArgv, ...HOST_INSPECTOR_ARGS] : this.options.execArgv
     const options = { ...this.options, env, execArgv }
     const worker: AnyWorker = this.kind === 'forks'
@@ -191,7 +164,7 @@ export class RespawningWorker implements PoolWorker {
       output = new InspectorOutput(forks.stderr)
       forks.stderr = output
     }
-    return { worker, dir, journal, notes, journalFrom: 0, output, watch: null, queue: [] }
+    return { ...scratch, worker, journalFrom: 0, output, watch: null, queue: [] }
   }
 
   /**
@@ -202,17 +175,22 @@ export class RespawningWorker implements PoolWorker {
   private async attach(child: Child, replacement = false): Promise<void> {
     await child.worker.start()
     const pid = pidOf(child)
-    if (pid) registerWorker(pid, child.journal)
+    if (pid) registerWorker(pid, child.journal, this.options.project.name)
     child.watch = this.watch(child)
     child.worker.on('message', (message: unknown) => {
-      const m = message as Message
-      if (replacement && m?.__vitest_worker_response__ && m.type === 'started') return
+      if (replacement && isResponse(message, 'started')) return
       if (child === this.child) this.onMessage(message)
     })
     child.worker.on('error', (error: unknown) => {
+      // A message sent to a worker as it dies (killed by the ladder, or
+      // crashed) fails with EPIPE: its exit, not this error, decides what
+      // Vitest hears (the file resumes, or the crash is reported).
+      if (child.stopped || isChannelGone(error)) return
       if (child === this.child) this.events.emit('error', error)
     })
-    // Anything Vitest sent meanwhile (answers to the dead worker's calls, say) goes to this one now.
+    // What Vitest sent while a first worker was starting goes to it now. A
+    // replacement gets none of it: those were answers to the dead worker's
+    // calls, and resume() replays the requests it needs.
     const queued = child.queue ?? []
     child.queue = null
     if (!replacement) for (const message of queued) child.worker.send(message)
@@ -227,16 +205,24 @@ export class RespawningWorker implements PoolWorker {
 
   private watch(child: Child): WorkerWatch | null {
     const pid = pidOf(child)
-    const threadId = threadIdOf(child)
+    if (!pid) watchThread(threadOf(child.worker as ThreadsPoolWorker))
+    const threadId = pid ? undefined : threadIdOf(child.worker as ThreadsPoolWorker)
     const target = child.output && pid ? new ProcessTarget(pid, child.output) : threadId !== undefined ? new ThreadTarget(threadId) : null
     if (!target) return null
     const logger = this.options.project.vitest.logger
     return new WorkerWatch(child.journal, target, {
       root: this.options.project.config.root,
-      note: (note) => appendFileSync(child.notes, `${JSON.stringify(note)}\n`),
-      log: (message) => logger.errorStream.write(`${message}\n`),
+      note: (note) => writeNote(child, note),
+      log: (message) => logger.errorStream.write(`${this.withProject(message)}\n`),
       kill: (stop, run, abandon) => void this.kill(child, stop, run, abandon),
     })
+  }
+
+  /** With several projects in the run, a line of the ladder's names its project, as the report does. */
+  private withProject(message: string): string {
+    const { project } = this.options
+    if (project.vitest.projects.length < 2 || !project.name) return message
+    return message.replace(/^vitest-watchdog: /, `vitest-watchdog: [${project.name}] `)
   }
 
   /** Stage kill, for the run `run` of `child`; the file then resumes in a fresh worker (onExit). */
@@ -249,31 +235,18 @@ export class RespawningWorker implements PoolWorker {
       killTree(pid)
       return
     }
-    // Threads: the thread's own children go first (a blocked execSync then
-    // returns and the thread can take the terminate), and no other thread's.
-    for (const childPid of child.watch?.target.ownChildren(run.at) ?? []) killTree(childPid)
-    if (abandon) {
-      // Terminating a thread that spins inside an async callback can abort the
-      // whole process: it is left spinning, unref'd, and must not keep the run alive.
-      ;(child.worker as unknown as { _thread?: { unref(): void } })._thread?.unref()
-      child.abandoned = true
-      await this.onExit(child, 1, null)
-      return
-    }
-    const terminated = await Promise.race([
-      child.worker.stop().then(() => true, () => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), THREAD_TERMINATE_BOUND_MS).unref()),
-    ])
-    if (child !== this.child) return // Its 'exit' already resumed the file.
-    if (!terminated) {
-      this.options.project.vitest.logger.errorStream.write(`vitest-watchdog: the worker thread running "${run.name}" (${run.file}) could not be stopped within ${THREAD_TERMINATE_BOUND_MS}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the stuck thread ends with the run.\n`)
+    // Threads: the thread's own children go first, and no other thread's.
+    const outcome = await stopThread(child.worker as ThreadsPoolWorker, child.watch?.target.ownChildren(run.at) ?? [], abandon, `"${run.name}" in ${run.file}`)
+    if (outcome !== 'terminated') child.abandoned = true
+    else if (child !== this.child) return // Its 'exit' already resumed the file.
+    if (outcome === 'not-terminated') {
+      this.options.project.vitest.logger.errorStream.write(`${new WatchdogThreadNotTerminatedError(run.name, run.file, THREAD_TERMINATE_BOUND_MS).message}\n`)
     }
     await this.onExit(child, 1, null)
   }
 
   private onMessage(message: unknown): void {
-    const m = message as Message
-    if (m?.__vitest_worker_response__ && m.type === 'testfileFinished') this.runRequest = undefined
+    if (isResponse(message, 'testfileFinished')) this.runRequest = undefined
     this.events.emit('message', message)
   }
 
@@ -282,7 +255,7 @@ export class RespawningWorker implements PoolWorker {
     if (this.stopping || !this.runRequest || !this.startRequest) {
       if (!this.stopping && this.runRequest && !this.startRequest) {
         // Vitest's worker protocol changed (no "start" request seen): resuming cannot replay it.
-        process.stderr.write('vitest-watchdog: cannot resume this file in a fresh worker: this Vitest version did not send the "start" request the watchdog expects (Vitest ^4.1 and ^5 do).\n')
+        process.stderr.write(`${new WatchdogResumeError('this Vitest version did not send the "start" request the watchdog expects (Vitest ^4.1 and ^5 do)').message}\n`)
       }
       this.events.emit('exit', code, signal)
       return
@@ -299,26 +272,22 @@ export class RespawningWorker implements PoolWorker {
   private async resume(dead: Child, death: Death): Promise<void> {
     const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
-    let journal = ''
     try {
-      journal = readFileSync(dead.journal).subarray(dead.journalFrom).toString('utf8')
-    } catch {
-      // Died before its first line: nothing had run.
+      const finished = recordDeath(this.plan, dead.journal, dead.journalFrom, death, this.options.project.config.root)
+      this.runRequest = withoutFiles(this.runRequest!, finished)
+    } finally {
+      removeScratch(dead.dir)
     }
-    removeScratch(dead.dir)
-    recordDeath(this.plan, journal, death, this.options.project.config.root)
 
     const child = this.createChild(this.plan)
     this.child = child
     // Replay "start" without telling Vitest (it saw its worker start already), then the run.
     await this.attach(child, true)
     const started = new Promise<void>((resolve, reject) => {
-      const bound = setTimeout(() => reject(new Error(`vitest-watchdog: the replacement worker did not start within ${RESTART_BOUND_MS}ms`)), RESTART_BOUND_MS)
-      bound.unref()
+      const bound = unrefTimer(() => reject(new WatchdogResumeError(`the replacement worker did not start within ${RESTART_BOUND_MS}ms`)), RESTART_BOUND_MS)
       const onMessage = (message: unknown) => {
-        const m = message as Message
-        if (m?.__vitest_worker_response__ && m.type === 'started') {
-          clearTimeout(bound)
+        if (isResponse(message, 'started')) {
+          realClearTimeout(bound)
           child.worker.off('message', onMessage)
           resolve()
         }
@@ -331,18 +300,18 @@ export class RespawningWorker implements PoolWorker {
   }
 }
 
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size
-  } catch {
-    return 0
-  }
+/** A worker's answer of this type in Vitest's worker protocol. */
+function isResponse(message: unknown, type: string): boolean {
+  const m = message as Message | undefined
+  return !!m?.__vitest_worker_response__ && m.type === type
 }
 
 function pidOf(child: Child): number | undefined {
   return 'pid' in child.worker ? child.worker.pid : undefined
 }
 
-function threadIdOf(child: Child): number | undefined {
-  return (child.worker as unknown as { _thread?: { threadId: number } })._thread?.threadId
+/** The error of a send to a worker process whose end of the channel is gone. */
+function isChannelGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'EPIPE' || code === 'ERR_IPC_CHANNEL_CLOSED'
 }

@@ -4,9 +4,10 @@
  * and what cannot be run again. Built from the dead worker's journal
  * (shared/journal.ts) and, for a stop, the watchdog's own record of it.
  */
-import { serializeStop } from '../shared/errors.js'
+import { readFileSync, statSync } from 'node:fs'
+import { fileCrashError, serializeStop, WatchdogResumeError } from '../shared/errors.js'
 import { parseJournal, type RecordedTest, type ResumePlan, type RunLine, type SuiteHookKind } from '../shared/journal.js'
-import type { Stop } from '../shared/stop.js'
+import { describeExit, type Stop } from '../shared/stop.js'
 
 export interface Death {
   /** Set when the watchdog killed it (stage kill); absent for a crash. */
@@ -20,21 +21,50 @@ export function emptyPlan(): ResumePlan {
 }
 
 /**
- * Adds the dead worker's record to `plan`. Throws when the file cannot be
- * resumed again (it already died outside any test once): Vitest is then told
- * the worker exited.
+ * Where the next run request's lines will start in a worker's journal: its
+ * size now. A worker that runs file after file (isolate: false) has earlier
+ * files' lines before it, and they are not this file's.
  */
-export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): void {
-  const tests = new Map<string, { at: number; killAfter: number | null; retries: number; tried: number }>()
+export function journalEnd(journal: string): number {
+  try {
+    return statSync(journal).size
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Adds the dead worker's record, its journal from byte `from` on, to `plan`,
+ * and returns the files the dead worker had finished before the one it died
+ * in (with isolate: false a worker runs file after file): the replacement
+ * must not run or report them again. Throws when the file cannot be resumed
+ * again (it already died outside any test once): Vitest is then told the
+ * worker exited.
+ */
+export function recordDeath(plan: ResumePlan, journal: string, from: number, death: Death, root: string): string[] {
+  let journalText = ''
+  try {
+    journalText = readFileSync(journal).subarray(from).toString('utf8')
+  } catch {
+    // Died before its first line: nothing had run.
+  }
+  const tests = new Map<string, Attempts>()
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */
   let file = '*'
+  /** Files in the order the worker began them. */
+  const began: string[] = []
   for (const line of parseJournal(journalText)) {
-    if (line.kind === 'test' || line.kind === 'run') file = line.file
-    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, tried: 0 })
+    if (line.kind === 'test' || line.kind === 'run') {
+      file = line.file
+      if (!began.includes(file)) began.push(file)
+      plan.fileStarted ??= {}
+      plan.fileStarted[file] ??= line.at
+    }
+    if (line.kind === 'test') tests.set(line.test, { at: line.at, killAfter: line.killAfter, retries: line.retries ?? 0, repeats: line.repeats ?? 0, retry: 0, repeat: 0, retried: 0 })
     else if (line.kind === 'try') {
       const test = tests.get(line.test)
-      if (test) test.tried = line.retry
+      if (test) Object.assign(test, { retry: line.retry, repeat: line.repeat ?? 0, retried: line.retried ?? 0 })
     }
     else if (line.kind === 'result') {
       tests.delete(line.test)
@@ -52,7 +82,7 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
     else if (run.suite && run.hook) plan.failedSuites[run.suite] = { kind: run.hook, error: firstError(failure) }
     else notRun(plan, run.file, String(firstError(failure).message), firstError(failure))
     // Tests that ran beside it (test.concurrent) are not to blame: they run again in the fresh worker.
-    return
+    return finishedBefore(began, file)
   }
 
   const running = [...tests].filter(([id]) => open(id))
@@ -67,23 +97,59 @@ export function recordDeath(plan: ResumePlan, journalText: string, death: Death,
   } else {
     // Not inside a test: in a hook, the file's import, or the teardown.
     // Running again would die again, so the next worker only reports.
-    notRun(plan, file, `The worker died outside any test (${exit(death)}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
+    notRun(plan, file, `The worker died outside any test (${describeExit({ signal: death.signal, exitCode: death.code })}): in a hook, the import of the file or its teardown. vitest-watchdog reported the tests that had finished; the others did not run.`)
   }
+  return finishedBefore(began, file)
 }
 
-/** A test fails with `failure`, unless it has retries left: then it runs again, the failure kept as an earlier attempt's. */
-function fail(plan: ResumePlan, id: string, failure: RecordedTest, test: { retries: number; tried: number } | undefined): void {
-  if (test && test.tried < test.retries) {
-    const earlier = plan.retried?.[id]?.errors ?? []
-    plan.retried = { ...plan.retried, [id]: { next: test.tried + 1, errors: [...earlier, ...((failure.result.errors as unknown[]) ?? [])] } }
+/** Every file begun before `current`: a worker runs one file at a time, so those had ended. */
+function finishedBefore(began: string[], current: string): string[] {
+  return began.filter((file) => file !== current)
+}
+
+/** The run request, without the files an earlier worker finished: they were reported already. */
+export function withoutFiles<T>(request: T, finished: readonly string[]): T {
+  const context = (request as { context?: { files?: Array<{ filepath: string }> } }).context
+  if (!context?.files || finished.length === 0) return request
+  return { ...request, context: { ...context, files: context.files.filter((file) => !finished.includes(file.filepath)) } }
+}
+
+/** A test as its journal tells it: its attempts (the test's own counts) and where the last one was. */
+interface Attempts {
+  at: number
+  killAfter: number | null
+  retries: number
+  repeats: number
+  retry: number
+  repeat: number
+  retried: number
+}
+
+/**
+ * The attempt under way failed with `failure`. As Vitest would: the test
+ * goes on with the next retry of that repeat, or else the next repeat (then
+ * it fails whatever the rest does); with none left, it fails, carrying the
+ * errors of the earlier attempts.
+ */
+function fail(plan: ResumePlan, id: string, failure: RecordedTest, test: Attempts | undefined): void {
+  const earlier = plan.continued?.[id]
+  const errors = [...(earlier?.errors ?? []), ...((failure.result.errors as unknown[]) ?? [])]
+  const failedBefore = earlier?.failed ?? false
+  if (test && test.retry < test.retries) {
+    plan.continued = { ...plan.continued, [id]: { repeat: test.repeat, retry: test.retry + 1, retriesBefore: test.retried + 1, errors, failed: failedBefore } }
     return
   }
-  plan.failed[id] = failure
+  if (test && test.repeat < test.repeats) {
+    plan.continued = { ...plan.continued, [id]: { repeat: test.repeat + 1, retry: 0, retriesBefore: test.retried, errors, failed: true } }
+    return
+  }
+  if (plan.continued) delete plan.continued[id]
+  plan.failed[id] = { ...failure, result: { ...failure.result, errors, retryCount: test?.retried ?? 0, repeatCount: test?.repeat ?? 0 } }
 }
 
-function notRun(plan: ResumePlan, file: string, reason: string, error?: Record<string, unknown>): void {
-  if (plan.notRun[file] || plan.notRun['*']) throw new Error(`vitest-watchdog: the worker died again while only reporting the results of this file (${reason}).`)
-  plan.notRun[file] = { reason, ...(error ? { error } : {}) }
+function notRun(plan: ResumePlan, file: string, reason: string, error: Record<string, unknown> = fileCrashError(reason)): void {
+  if (plan.notRun[file] || plan.notRun['*']) throw new WatchdogResumeError(`the worker died again while only reporting the results of this file (${reason})`)
+  plan.notRun[file] = { reason, error }
 }
 
 function crash(death: Death, at: number, killAfter: number | null, during: string): Stop {
@@ -101,10 +167,6 @@ function crash(death: Death, at: number, killAfter: number | null, during: strin
     during,
     resumed: true,
   }
-}
-
-function exit(death: Death): string {
-  return death.signal ? `killed by ${death.signal}` : `exit code ${death.code}`
 }
 
 function failed(stop: Stop, root: string): RecordedTest {

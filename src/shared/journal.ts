@@ -7,10 +7,16 @@
  * of a test can send nothing after that: what it wrote before starting the
  * run is all the main process will ever know. The main process reads it while
  * the worker lives, for deadlines (host/ladder/journal-tail.ts), and after it
- * died, to resume the file (host/pool/resume-plan.ts).
+ * died, to resume the file (host/resume-plan.ts).
  *
- * Lines are self-describing (`kind`) and the first one carries the version.
+ * Lines are self-describing (`kind`) and the first one, `{"kind":"journal"}`,
+ * carries the format's version: the main process and its workers load the
+ * same build, so a mismatch means a stale build, and parseJournal says so
+ * instead of misreading the lines. Every journal and note line is parsed
+ * here, nowhere else.
  */
+import { WatchdogJournalVersionError } from './errors.js'
+
 
 /** Worker environment: where the runner appends its journal. */
 export const ENV_JOURNAL = 'VITEST_WATCHDOG_JOURNAL'
@@ -68,11 +74,17 @@ export interface RunLine {
 }
 
 export type JournalLine =
-  | { kind: 'journal'; version: number; pid: number }
+  /** The first line of every journal: the format's version. */
+  | { kind: 'journal'; version: number }
   /** A test starts (before its beforeEach hooks): a worker that dies from now on dies during this test. */
-  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null; retries?: number }
-  /** An attempt of a test starts (retry: 0 for the first): a killed attempt with retries left is retried. */
-  | { kind: 'try'; test: string; retry: number }
+  | { kind: 'test'; test: string; at: number; file: string; name: string; killAfter: number | null; retries?: number; repeats?: number }
+  /**
+   * An attempt of a test starts, counted as the test's own (a resumed worker
+   * adds what earlier workers ran): `retry` within `repeat` (0 for the
+   * first), and `retried`, Vitest's retryCount so far. A killed attempt goes
+   * on with the next retry, or else the next repeat.
+   */
+  | { kind: 'try'; test: string; retry: number; repeat?: number; retried?: number }
   /** A test ended, with its result as Vitest will send it: a replacement worker reports it without running it. */
   | ({ kind: 'result'; test: string } & RecordedTest)
   | RunLine
@@ -92,14 +104,34 @@ export interface RecordedTest {
   artifacts?: unknown[]
 }
 
-/** Parses journal text; a line cut short by a kill, or of an unknown kind, is skipped. */
+const JOURNAL_KINDS: ReadonlySet<string> = new Set<JournalLine['kind']>(['journal', 'test', 'try', 'result', 'run', 'done', 'restart'])
+const NOTE_KINDS: ReadonlySet<string> = new Set<HostNote['kind']>(['freed'])
+
+/**
+ * Parses journal text; a line cut short by a kill is skipped. Throws
+ * WatchdogJournalVersionError on a header of another version.
+ */
 export function parseJournal(text: string): JournalLine[] {
-  const lines: JournalLine[] = []
+  const lines = parseLines<JournalLine>(text, JOURNAL_KINDS)
+  for (const line of lines) {
+    if (line.kind === 'journal' && line.version !== JOURNAL_VERSION) throw new WatchdogJournalVersionError(line.version, JOURNAL_VERSION)
+  }
+  return lines
+}
+
+/** Parses the main process's notes to a worker; a line cut short is skipped. */
+export function parseNotes(text: string): HostNote[] {
+  return parseLines<HostNote>(text, NOTE_KINDS)
+}
+
+/** One JSON object per line, each tagged with its `kind`: a line cut short (a kill mid-write) or of a kind not in `kinds` is skipped. */
+function parseLines<T extends { kind: string }>(text: string, kinds: ReadonlySet<string>): T[] {
+  const lines: T[] = []
   for (const line of text.split('\n')) {
     if (!line) continue
     try {
-      const parsed = JSON.parse(line) as JournalLine
-      if (parsed && typeof parsed.kind === 'string') lines.push(parsed)
+      const parsed = JSON.parse(line) as T | null
+      if (parsed && kinds.has(parsed.kind)) lines.push(parsed)
     } catch {
       // Cut short.
     }
@@ -107,13 +139,27 @@ export function parseJournal(text: string): JournalLine[] {
   return lines
 }
 
+/**
+ * Where a test whose worker died goes on: attempt `retry` of repeat `repeat`,
+ * after `retriesBefore` retries (Vitest's retryCount), with the errors of the
+ * attempts that failed; `failed`: an earlier repeat failed for good, so the
+ * test fails whatever the rest does.
+ */
+export interface Continuation {
+  repeat: number
+  retry: number
+  retriesBefore: number
+  errors: unknown[]
+  failed: boolean
+}
+
 export interface ResumePlan {
   /** Tests that finished in an earlier worker, by task id. */
   finished: Record<string, RecordedTest>
   /** Tests that were running when a worker died: their failure, by task id. */
   failed: Record<string, RecordedTest>
-  /** Tests that were running when a worker died with retries left: they run again from attempt `next`, the dead attempt's error kept. */
-  retried?: Record<string, { next: number; errors: unknown[] }>
+  /** Tests that were running when a worker died with retries or repeats left: they go on in the fresh worker. */
+  continued?: Record<string, Continuation>
   /** Suites whose beforeAll/afterAll was running when a worker died: the error they fail with, by suite id. Their tests are skipped. */
   failedSuites: Record<string, { kind: SuiteHookKind; error: Record<string, unknown> }>
   /**
@@ -121,5 +167,7 @@ export interface ResumePlan {
    * by path ('*': the file could not be told): every test not in `finished`
    * or `failed` is reported as not run, and the file fails with `error`.
    */
-  notRun: Record<string, { reason: string; error?: Record<string, unknown> }>
+  notRun: Record<string, { reason: string; error: Record<string, unknown> }>
+  /** When each file began in the first worker that ran it (epoch ms), by path: a resumed file's duration counts from there. */
+  fileStarted?: Record<string, number>
 }

@@ -37,6 +37,8 @@ export interface WorkerSettings {
   leaks: LeakMode
   /** Epoch ms at which every guarded run is stopped (runTimeout), or null. */
   runDeadline: number | null
+  /** The project's name when the run has several (stop messages name it), else null. Set per run. */
+  project?: string | null
 }
 
 export const PROVIDE_KEY = 'vitestWatchdog'
@@ -45,7 +47,7 @@ export const PROVIDE_KEY = 'vitestWatchdog'
  * The longest delay Node's timers take: a larger one fires after 1 ms (with
  * a TimeoutOverflowWarning), which would stop every test at once.
  */
-export const MAX_DURATION_MS = 2 ** 31 - 1
+const MAX_DURATION_MS = 2 ** 31 - 1
 
 /** A duration in ms: a finite number from 0 to MAX_DURATION_MS. For budgets, 0 means "no budget" (as Vitest's own timeouts do). */
 export function checkDuration(option: string, value: unknown, source: OptionSource): number {

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
@@ -5,9 +6,27 @@ import { fileURLToPath } from 'node:url'
  * dist/ or dist/worker/; either way, frames under dist/ are the watchdog's own
  * and never where a user's test hung.
  */
-export const ownDir = fileURLToPath(new URL('./', import.meta.url)).replace(/worker\/$/, '')
-export const ownDirUrl = new URL('./', import.meta.url).href.replace(/worker\/$/, '')
+const ownDirUrl = new URL('./', import.meta.url).href.replace(/worker\/$/, '')
+export const ownDir = fileURLToPath(ownDirUrl)
 
+/** The test runner Vitest loads in each worker (tsup.config.ts: entry `worker/runner`). */
+export const runnerFile = join(ownDir, 'worker', 'runner.js')
+
+/** Vitest's globalSetup for a root config with projects: fails the run when no project is guarded (tsup.config.ts: entry `host/check-projects`). */
+export const checkProjectsFile = join(ownDir, 'host', 'check-projects.js')
+
+/** A path or file:// URL under the watchdog's own build. */
 export function isWatchdogCode(fileOrUrl: string | undefined): boolean {
   return !!fileOrUrl && (fileOrUrl.startsWith(ownDir) || fileOrUrl.startsWith(ownDirUrl))
+}
+
+/**
+ * Whether a stack frame's file (a path or a file:// URL) is the user's code:
+ * on disk, and neither a dependency (node_modules: Vitest, its libraries) nor
+ * the watchdog's own. Node's own frames ("node:internal/...") are not on disk.
+ * The one rule for where a test hung, where a leak was created, and which
+ * paused frame is worth stepping to.
+ */
+export function isUserCode(fileOrUrl: string): boolean {
+  return (fileOrUrl.startsWith('/') || fileOrUrl.startsWith('file://')) && !fileOrUrl.includes('/node_modules/') && !isWatchdogCode(fileOrUrl)
 }

@@ -62,7 +62,9 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
  * not reach, a setuid browser helper say, runs on as it was).
  */
 export function killTree(pid: number, known: readonly number[] = []): void {
-  const found = [...new Set([...known, ...descendantsOf(pid)])]
+  // Marked with its pid: what it spawned, even re-parented or in a session
+  // of its own (setsid), where neither the tree nor the group reaches.
+  const found = [...new Set([...known, ...descendantsOf(pid), ...markedProcesses(`${pid}:`)])]
   for (const child of found) trySignal(child, 'SIGSTOP')
   trySignal(-pid, 'SIGKILL')
   for (const child of found) trySignal(child, 'SIGKILL')
@@ -71,14 +73,26 @@ export function killTree(pid: number, known: readonly number[] = []): void {
 }
 
 /**
- * Descendants of `root` whose environment carries the child mark `mark`
- * (shared/child-mark.ts), or starts with it: `<pid>:<threadId>:` for every
- * child of one worker, `<pid>:<threadId>:sync` for the ones it waits on.
- * Read from /proc (Linux); elsewhere none is found, and the caller falls back
- * to killing the worker.
+ * Every process whose environment carries a child mark (shared/child-mark.ts)
+ * that starts with `mark`: `<pid>:<threadId>:` for every child of one worker,
+ * `<pid>:<threadId>:sync` for the ones it waits on. Searched among all
+ * processes, not only descendants: a child whose parent exited is re-parented
+ * to init, and the mark still says whose it is (it names a live process of
+ * this run, so its pid cannot have been reused). Read from /proc (Linux);
+ * elsewhere none is found, and the caller falls back to killing the worker.
  */
-export function markedDescendants(root: number, mark: string): number[] {
-  return descendantsOf(root).filter((pid) => markOf(pid)?.startsWith(mark))
+export function markedProcesses(mark: string): number[] {
+  const found: number[] = []
+  let names: string[]
+  try {
+    names = readdirSync('/proc')
+  } catch {
+    return found
+  }
+  for (const name of names) {
+    if (/^\d+$/.test(name) && markOf(Number(name))?.startsWith(mark)) found.push(Number(name))
+  }
+  return found
 }
 
 /** The child mark in a process's environment, or null (none, or not readable). */

@@ -2,6 +2,8 @@ import type { SourceLocation, Stage, StopReason } from './stop.js'
 
 /** One stopped test in the JSON report (the public contract: README, "The JSON report"). Paths are relative to the project root. */
 export interface HangEntry {
+  /** The Vitest project it ran in, set when the run has more than one project. */
+  project?: string
   file: string
   test: string
   stage: Stage
@@ -30,6 +32,8 @@ export interface LeakEntry {
 }
 
 export interface LeakReportEntry extends LeakEntry {
+  /** The Vitest project it ran in, set when the run has more than one project. */
+  project?: string
   file: string
   test: string
   hint: string
@@ -39,6 +43,8 @@ export interface LeakReportEntry extends LeakEntry {
 
 /** A test in flight when the report was last written: a run killed from outside shows where it was. */
 export interface RunningEntry {
+  /** The Vitest project it runs in, set when the run has more than one project. */
+  project?: string
   file: string
   test: string
   since: string
@@ -47,6 +53,8 @@ export interface RunningEntry {
 
 /** A test that has finished, with Vitest's state for it. */
 export interface FinishedEntry {
+  /** The Vitest project it ran in, set when the run has more than one project. */
+  project?: string
   file: string
   test: string
   state: string

@@ -76,8 +76,7 @@ export interface Stop {
 /** The one place a stop becomes words. `root` makes the location relative. */
 export function describeStop(stop: Stop, root?: string): string {
   if (stop.reason === 'crashed') {
-    const how = stop.crash?.signal ? `killed by ${stop.crash.signal}` : `exit code ${stop.crash?.exitCode}`
-    return `The worker process died during ${stop.during ?? 'this test'} (${how}) after ${Math.round(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+    return `The worker process died during ${stop.during ?? 'this test'} (${describeExit(stop.crash)}) after ${Math.round(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
   }
   const head = `${stop.subject} stopped by vitest-watchdog at stage "${stop.stage}" after ${Math.round(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${stop.budgetSource}).`
   const file = stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file
@@ -85,6 +84,11 @@ export function describeStop(stop: Stop, root?: string): string {
   const concurrent = stop.concurrent && stop.stage === 'interrupt' ? ` ${stop.concurrent} other test(s) were running concurrently in this worker.` : ''
   const resumed = stop.resumed ? ' The rest of the file ran in a fresh worker.' : ''
   return `${head}${where} ${reasonText(stop)}${concurrent}${resumed}`
+}
+
+/** How a worker died, in words: "killed by SIGKILL", "exit code 1". */
+export function describeExit(crash: Stop['crash']): string {
+  return crash?.signal ? `killed by ${crash.signal}` : `exit code ${crash?.exitCode}`
 }
 
 function reasonText(stop: Stop): string {

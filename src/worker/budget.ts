@@ -1,5 +1,6 @@
 import type { RunnerTestCase, RunnerTestSuite } from 'vitest'
 import { checkDuration, type WorkerSettings } from '../shared/options.js'
+import { fullTestName } from './test-task.js'
 
 export interface Budget {
   ms: number
@@ -40,7 +41,7 @@ export function resolveBudget(
  */
 function metaSource(test: RunnerTestCase | RunnerTestSuite, value: unknown, tags: readonly TagDefinition[] | undefined): string {
   const kind = test.type === 'test' ? 'test' : 'describe'
-  const where = `${kind} "${(test as { fullTestName?: string }).fullTestName || test.name}" (${test.file?.name ?? 'unknown file'})`
+  const where = `${kind} "${fullTestName(test)}" (${test.file?.name ?? 'unknown file'})`
   // Nested describes inherit the value: the one that set it is the outermost of an unbroken run.
   let origin: RunnerTestSuite | undefined
   for (let suite: RunnerTestSuite | undefined = test.suite; suite && suite !== (test.file as unknown); suite = suite.suite) {

@@ -240,12 +240,19 @@ export class Guard {
     flush()
   }
 
-  /** The endpoint's `deliver`: the claimed run's JavaScript was terminated; it fails at stage interrupt. */
+  /**
+   * The endpoint's `deliver`: the claimed run's JavaScript was terminated; it
+   * fails at stage interrupt. The verdict is settled in a macrotask of its
+   * own: a concurrent sibling may already spin again when this is evaluated
+   * (its timer came due while the culprit spun), and a reaction queued here
+   * would be a pending microtask that the sibling's own termination drops,
+   * leaving the culprit unsettled for good.
+   */
   deliver(seq: number): boolean {
     const run = this.active.get(seq)
     if (!run?.claim) return false
     realClearTimeout(run.claim.fallback)
-    run.finish({ kind: 'verdict' })
+    realSetImmediate(() => run.finish({ kind: 'verdict' }))
     return true
   }
 

@@ -1,7 +1,8 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
-import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+import { fullTestName } from './test-task.js'
+import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
@@ -29,7 +30,7 @@ function descriptor(): number | null {
       } catch {
         fd = null
       }
-      append({ kind: 'journal', version: JOURNAL_VERSION, pid: process.pid })
+      append({ kind: 'journal', version: JOURNAL_VERSION })
       // A worker that exits on its own (process.exit in a test, the end of the run) leaves no line behind.
       process.once('exit', flush)
     }
@@ -53,11 +54,6 @@ export function closeJournal(): void {
     }
   }
   fd = undefined
-}
-
-/** Whether the main process reads a journal of this worker (the watchdog's own pool). */
-export function journaling(): boolean {
-  return descriptor() !== null
 }
 
 /** `now`: written before returning (a run about to start), with everything gathered before it. */
@@ -110,14 +106,13 @@ function jsonSafe(value: unknown, path: Set<object> = new Set()): unknown {
   }
 }
 
-export function journalTest(test: RunnerTestCase, killAfter: number | null): void {
-  const retry = test.retry as number | { count?: number } | undefined
-  const retries = typeof retry === 'number' ? retry : (retry?.count ?? 0)
-  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: (test as { fullTestName?: string }).fullTestName || test.name, ...(retries > 0 ? { retries } : {}) })
+/** `retries` and `repeats`: the test's own, before a resumed worker cuts them down to what is left. */
+export function journalTest(test: RunnerTestCase, killAfter: number | null, retries: number, repeats: number): void {
+  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: fullTestName(test), ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
 }
 
-export function journalTry(test: RunnerTestCase, retry: number): void {
-  append({ kind: 'try', test: test.id, retry })
+export function journalTry(test: RunnerTestCase, attempt: { retry: number; repeat: number; retried: number }): void {
+  append({ kind: 'try', test: test.id, retry: attempt.retry, ...(attempt.repeat > 0 ? { repeat: attempt.repeat } : {}), ...(attempt.retried > 0 ? { retried: attempt.retried } : {}) })
 }
 
 export function journalResult(test: RunnerTestCase): void {
@@ -142,19 +137,6 @@ export function hostNotes(): HostNote[] {
   } catch {
     return []
   }
-}
-
-function parseNotes(text: string): HostNote[] {
-  const notes: HostNote[] = []
-  for (const line of text.split('\n')) {
-    try {
-      const note = JSON.parse(line) as HostNote
-      if (note?.kind === 'freed') notes.push(note)
-    } catch {
-      // Cut short, or empty.
-    }
-  }
-  return notes
 }
 
 let plan: ResumePlan | null | undefined

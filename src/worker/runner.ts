@@ -15,25 +15,32 @@ import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
-import { CRASHED_CODE, LEAK_CODE, WatchdogOptionError } from '../shared/errors.js'
+import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { isWatchdogPool } from '../shared/pools.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { resolveBudget, type Budget } from './budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from './cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
+import { Continuations } from './continue-attempts.js'
+import { nameProject } from './project-name.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
+import { fullTestName, retryCount } from './test-task.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
 
 type AnyFn = (...args: unknown[]) => unknown
+
+/** The guarded run of a test file's import. */
+const IMPORT_RUN_NAME = '(import)'
 
 /**
  * A debugger session must never be cut short: --inspect, --inspect-brk, or an
@@ -52,8 +59,8 @@ export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
   private guard: Guard | undefined
   private readonly signals = new WeakMap<object, GatedSignal>()
-  /** A resumed worker: tests that continue their retries, from which attempt, with the earlier errors (continueRetries). */
-  private readonly retriedFrom = new Map<string, { next: number; errors: unknown[] }>()
+  /** A resumed worker: tests that go on with their retries and repeats where a dead worker left them. */
+  private readonly continuations = new Continuations()
   /** A resumed worker: suites whose beforeAll failed this time, with the error (see wrapHook). */
   private readonly resumedBeforeAllFailures = new Map<string, unknown>()
   private readonly disposeAtFileEnd: Tracked[] = []
@@ -68,7 +75,7 @@ export default class WatchdogRunner extends TestRunner {
     // The journal, notes and resume plan belong to the watchdog's own pools,
     // which set them per worker: under any other pool they can only be
     // leftovers of an outer environment, never this worker's.
-    if (!String(config.pool).startsWith('watchdog-')) for (const name of WORKER_ENV) delete process.env[name]
+    if (!isWatchdogPool(config.pool)) for (const name of WORKER_ENV) delete process.env[name]
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = debuggerAttached() || config.inspector?.enabled === true
@@ -124,10 +131,17 @@ export default class WatchdogRunner extends TestRunner {
     return this.setup().guard.run(this.clampToRunDeadline(spec()), fn)
   }
 
-  /** With runTimeout, nothing may run past the run's deadline: the closer of the two budgets applies. */
+  /**
+   * With runTimeout, nothing may run past the run's deadline: the closer of
+   * the two budgets applies. Except the import of a file being resumed: the
+   * file must be collected to report what the dead worker recorded (its
+   * tests that did not run are then skipped for the deadline), and it
+   * imported in time once already.
+   */
   private clampToRunDeadline(spec: GuardSpec): GuardSpec {
     const deadline = this.setup().settings.runDeadline
     if (deadline === null) return spec
+    if (spec.name === IMPORT_RUN_NAME && resumePlan() !== null) return spec
     const left = Math.max(1, deadline - Date.now())
     if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
     return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
@@ -153,7 +167,7 @@ export default class WatchdogRunner extends TestRunner {
       const budget: Budget = settings.importKillAfter !== null
         ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
         : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
-      return { ...this.common(), subject: `Import of "${name}"`, budget, file: filepath, name: '(import)' }
+      return { ...this.common(), subject: `Import of "${name}"`, budget, file: filepath, name: IMPORT_RUN_NAME }
     }, () => super.importFile(filepath, source))
   }
 
@@ -204,7 +218,7 @@ export default class WatchdogRunner extends TestRunner {
   }
 
   private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[]): GuardSpec {
-    const hookTimeout = { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+    const hookTimeout = this.hookTimeout()
     const { settings } = this.setup()
     const subject = `Hook "${kind}"`
     if (kind === 'beforeEach' || kind === 'afterEach') {
@@ -212,12 +226,7 @@ export default class WatchdogRunner extends TestRunner {
       if (test) {
         const gate = this.signals.get(test)
         return {
-          ...this.common(),
-          subject: `${subject} of test "${fullTestName(test)}"`,
-          budget: resolveBudget(test, settings, hookTimeout, this.config.tags),
-          file: test.file.filepath,
-          name: fullTestName(test),
-          test: test.id,
+          ...this.testSpec(test, `${subject} of test "${fullTestName(test)}"`, resolveBudget(test, settings, hookTimeout, this.config.tags)),
           abort: gate ? (reason) => gate.abort(reason) : undefined,
         }
       }
@@ -236,6 +245,15 @@ export default class WatchdogRunner extends TestRunner {
     return { grace: this.setup().settings.grace, root: this.config.root }
   }
 
+  /** A guarded run that belongs to `test`: its body, or one of its hooks. */
+  private testSpec(test: RunnerTestCase, subject: string, budget: Budget): GuardSpec {
+    return { ...this.common(), subject, budget, file: test.file.filepath, name: fullTestName(test), test: test.id }
+  }
+
+  private hookTimeout(): Budget {
+    return { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+  }
+
   override async onBeforeRunTask(test: RunnerTestCase): Promise<void> {
     await super.onBeforeRunTask(test)
     const restored = restoredResult(test)
@@ -245,12 +263,14 @@ export default class WatchdogRunner extends TestRunner {
       // the result as set here.
       test.mode = 'skip'
       test.result = restored.result as RunnerTestCase['result']
+      nameProject(test.result?.errors, this.setup().settings.project)
       if (restored.meta) Object.assign(test.meta, restored.meta)
       await this.restoreRecords(test, restored)
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
-    this.continueRetries(test)
+    const attempts = { retries: retryCount(test), repeats: test.repeats ?? 0 }
+    this.continuations.begin(test, resumePlan()?.continued?.[test.id])
     if (this.failedOnResume(test)) {
       test.mode = 'skip'
       test.result = { state: 'skip', note: 'not run: beforeAll failed when the file resumed in a fresh worker' } as RunnerTestCase['result']
@@ -263,7 +283,7 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     const budget = this.budgetOf(test)?.ms ?? null
-    journalTest(test, budget)
+    journalTest(test, budget, attempts.retries, attempts.repeats)
     testStarted(test.id)
     // Sent with the test's "prepare" update: the report's running section says since when.
     Object.assign(test.meta, { [STARTED_META_KEY]: Date.now() })
@@ -309,24 +329,13 @@ export default class WatchdogRunner extends TestRunner {
     for (const kind of ['beforeAll', 'afterAll']) if (Array.isArray(hooks?.[kind])) hooks[kind]!.length = 0
   }
 
-  /**
-   * A resumed worker: a test whose worker died during an attempt with
-   * retries left runs again, with the retries it has left; its result counts
-   * the attempts before and keeps their errors (onAfterRunTask).
-   */
-  private continueRetries(test: RunnerTestCase): void {
-    const retried = resumePlan()?.retried?.[test.id]
-    if (!retried) return
-    const retry = test.retry as number | { count?: number } | undefined
-    const count = typeof retry === 'number' ? retry : (retry?.count ?? 0)
-    const left = Math.max(0, count - retried.next)
-    ;(test as { retry?: unknown }).retry = typeof retry === 'object' && retry ? { ...retry, count: left } : left
-    this.retriedFrom.set(test.id, retried)
-  }
-
   override onBeforeTryTask(test: RunnerTestCase, options?: { retry: number; repeats: number }): void {
     ;(super.onBeforeTryTask as (test: RunnerTestCase, options?: unknown) => void)(test, options)
-    journalTry(test, options?.retry ?? 0)
+    journalTry(test, this.continuations.attempt(test, options ?? { retry: 0, repeats: 0 }))
+  }
+
+  onAfterRetryTask(test: RunnerTestCase): void {
+    this.continuations.afterAttempt(test)
   }
 
   /** A beforeAll of one of its suites failed when the file resumed. */
@@ -346,27 +355,30 @@ export default class WatchdogRunner extends TestRunner {
     if (failure && failure.kind !== 'beforeAll' && suite.result) {
       suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), failure.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
+    const fileStarted = 'filepath' in suite ? resumePlan()?.fileStarted?.[suite.filepath as string] : undefined
+    if (fileStarted !== undefined && suite.result) {
+      // A resumed file: its duration counts from its start in the first worker, not this one's.
+      suite.result.duration = Math.max(suite.result.duration ?? 0, Date.now() - fileStarted)
+    }
     if ('filepath' in suite) {
       // The end of the file: leaked child processes do not outlive it.
       for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
-      const unattributed = unattributedLeaks().filter(createdByUser)
+      const unattributed = await unattributedLeaks()
       if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = unattributed.map((entry) => describeLeak(entry, this.config.root))
       for (const entry of unattributed) entry.dispose?.()
     }
     const notRun = 'filepath' in suite ? notRunOf(suite.filepath as string) : undefined
     if (notRun && suite.result) {
-      const error = (notRun.error as { message: string } | undefined) ?? { name: 'WorkerCrashError', code: CRASHED_CODE, message: notRun.reason, stack: `WorkerCrashError: ${notRun.reason}` }
-      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), error] }
+      suite.result = { ...suite.result, state: 'fail', errors: [...(suite.result.errors ?? []), notRun.error as unknown as NonNullable<RunnerTaskResult['errors']>[number]] }
     }
+    nameProject(suite.result?.errors, this.setup().settings.project)
   }
 
   override async onAfterRunTask(test: RunnerTestCase): Promise<void> {
     super.onAfterRunTask(test)
-    const retried = this.retriedFrom.get(test.id)
-    if (retried && test.result) {
-      test.result = { ...test.result, retryCount: (test.result.retryCount ?? 0) + retried.next, errors: [...(retried.errors as NonNullable<RunnerTaskResult['errors']>), ...(test.result.errors ?? [])] }
-    }
+    this.continuations.finish(test)
     await this.checkLeaks(test)
+    nameProject(test.result?.errors, this.setup().settings.project)
     journalResult(test)
   }
 
@@ -387,7 +399,7 @@ export default class WatchdogRunner extends TestRunner {
         // Tracking is installed per worker, before any test file loads, only
         // when the plugin asks for it: a test cannot turn it on alone.
         const error = new WatchdogOptionError('meta.leaks', mode, `meta of test "${fullTestName(test)}" (${test.file.name})`, `'off' while the plugin runs with watchdog({ leaks: 'off' }), which turns leak tracking off for the whole run; set the plugin's leaks to 'report' to let tests opt in`)
-        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), { name: error.name, code: error.code, message: error.message, stack: error.stack }] }
+        if (test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), serializeError(error)] }
         return
       }
       if (mode === 'off') return
@@ -397,11 +409,7 @@ export default class WatchdogRunner extends TestRunner {
       const entries = leaked.map((entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
       ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
       if (mode === 'fail' && test.result) {
-        const list = entries.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
-        const message = `Test leaked ${entries.length} resource${entries.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
-        const first = entries[0]!.location
-        const error = { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}${first ? `\n    at ${this.config.root}/${first.file}:${first.line}:${first.column}` : ''}`, leaks: entries }
-        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), error] }
+        test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, this.config.root)] }
       }
     } finally {
       testEnded(test.id)
@@ -423,14 +431,10 @@ export default class WatchdogRunner extends TestRunner {
       if (!handlers) continue
       const label = key === 'onFinished' ? 'onTestFinished' : 'onTestFailed'
       handlersOf[key] = handlers.map((handler) => {
-        const wrapped = (...args: unknown[]) => this.guarded(() => ({
-          ...this.common(),
-          subject: `Hook "${label}" of test "${fullTestName(test)}"`,
-          budget: resolveBudget(test, this.setup().settings, { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }, this.config.tags),
-          file: test.file.filepath,
-          name: fullTestName(test),
-          test: test.id,
-        }), () => handler(...args))
+        const wrapped = (...args: unknown[]) => this.guarded(
+          () => this.testSpec(test, `Hook "${label}" of test "${fullTestName(test)}"`, resolveBudget(test, this.setup().settings, this.hookTimeout(), this.config.tags)),
+          () => handler(...args),
+        )
         return Object.assign(wrapped, handler)
       })
     }
@@ -456,23 +460,13 @@ export default class WatchdogRunner extends TestRunner {
     const fn = TestRunner.getTestFn(test)
     const gate = this.signals.get(test)
     await this.guarded(() => ({
-      ...this.common(),
-      subject: 'Test',
-      budget: this.resolve(test),
-      file: test.file.filepath,
-      name: fullTestName(test),
-      test: test.id,
+      ...this.testSpec(test, 'Test', this.resolve(test)),
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
       definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
     }), () => (gate ? gate.start(fn) : fn()))
   }
-}
-
-/** "describe > test", as Vitest's reporters name a test. */
-function fullTestName(test: RunnerTestCase): string {
-  return (test as { fullTestName?: string }).fullTestName || test.name
 }
 
 function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {

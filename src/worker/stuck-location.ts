@@ -2,15 +2,12 @@ import { SourceMap } from 'node:module'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { RawFrame } from '../shared/endpoint.js'
-import { isWatchdogCode } from '../shared/own-files.js'
+import { isUserCode, isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation } from '../shared/stop.js'
 import { evaluatedModules } from './vitest-internals.js'
 
-interface MappedFrame {
+interface MappedFrame extends SourceLocation {
   functionName: string
-  file: string
-  line: number
-  column: number
 }
 
 const mapCache = new Map<string, SourceMap | null>()
@@ -39,7 +36,7 @@ function toPath(url: string): string {
   return url
 }
 
-export function mapFrame(frame: RawFrame): MappedFrame {
+function mapFrame(frame: RawFrame): MappedFrame {
   const file = toPath(frame.url)
   const map = isAbsolute(file) ? sourceMapFor(file) : null
   if (map) {
@@ -63,7 +60,7 @@ export function mapFrame(frame: RawFrame): MappedFrame {
 
 /** Frames of Node itself, Vitest, and the watchdog: never where a user's test hung. */
 function isUserFrame(frame: MappedFrame): boolean {
-  return isAbsolute(frame.file) && !frame.file.includes('/node_modules/') && !isWatchdogCode(frame.file)
+  return isUserCode(frame.file)
 }
 
 /**

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import type { WatchdogReport } from '../../src/index.js'
+import { statFields } from '../../src/shared/process-tree.js'
 
 const repo = resolve(import.meta.dirname, '../..')
 const vitestBin = join(resolve(createRequire(import.meta.url).resolve('vitest/package.json'), '..'), 'vitest.mjs')
@@ -140,9 +141,9 @@ function marked(mark: string): number[] {
     if (!/^\d+$/.test(entry)) continue
     try {
       const environ = readFileSync(`/proc/${entry}/environ`, 'latin1')
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1')
-      // A zombie has exited; only its parent's wait is missing.
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue
+      // A zombie has exited; only its parent's wait is missing. No state: gone meanwhile.
+      const state = statFields(Number(entry))?.[0]
+      if (state === undefined || state === 'Z') continue
       if (environ.includes(`WATCHDOG_TEST_MARK=${mark}`)) pids.push(Number(entry))
     } catch {
       // Gone, or not ours to read.

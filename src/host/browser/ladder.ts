@@ -6,7 +6,7 @@
  * A run that ends in time costs one message each way and nothing else.
  */
 import { relative } from 'node:path'
-import type { BrowserCommand, TestProject, Vitest } from 'vitest/node'
+import type { BrowserCommand, TestProject } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
 import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
@@ -22,7 +22,7 @@ interface CommandContext {
 }
 
 /** A stop the main process decided alone: the page that would have reported it is gone. */
-export type HostStopSink = (vitest: Vitest, file: string, test: string, stop: Stop) => void
+export type HostStopSink = (project: TestProject, file: string, test: string, stop: Stop) => void
 
 /**
  * Closing a page whose renderer is stuck: the browser tears the renderer
@@ -195,7 +195,7 @@ export class BrowserLadder {
       inPage: true,
     }
     vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} (${why})`)
-    this.onHostStop(vitest, run.file, run.name, stop)
+    this.onHostStop(context.project, run.file, run.name, stop)
     this.debuggers.delete(context.sessionId)
     for (const [key, other] of this.runs) {
       if (other.context.sessionId !== context.sessionId) continue

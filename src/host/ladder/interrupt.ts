@@ -6,7 +6,7 @@
  * cannot be done, say why: the caller escalates to stage kill.
  */
 import { endpointCall, type InspectAnswer, type RawFrame } from '../../shared/endpoint.js'
-import { isWatchdogCode } from '../../shared/own-files.js'
+import { isUserCode } from '../../shared/own-files.js'
 import type { SourceLocation, StopReason } from '../../shared/stop.js'
 import type { CdpClient } from './cdp-client.js'
 
@@ -16,7 +16,7 @@ import type { CdpClient } from './cdp-client.js'
  * as a V8 interrupt); half a second is ample on a loaded 2-core machine, and
  * a thread that has not paused by then is blocked outside JavaScript.
  */
-export const PAUSE_BOUND_MS = 500
+const PAUSE_BOUND_MS = 500
 /**
  * Answers of a thread that is paused or was just resumed (evaluate,
  * terminate, resume) come at once; a second is far beyond any real unwind and
@@ -115,7 +115,7 @@ export async function interrupt(link: Link, seq: number, before: string | null, 
  */
 async function stepIntoUserCode(link: Link, first: PausedEvent): Promise<PausedEvent | null> {
   let paused = first
-  const isUser = (event: PausedEvent) => event.callFrames.some((f) => isUserUrl(f.url || link.scripts.get(f.location.scriptId) || ''))
+  const isUser = (event: PausedEvent) => event.callFrames.some((f) => isUserCode(f.url || link.scripts.get(f.location.scriptId) || ''))
   const until = Date.now() + PAUSE_BOUND_MS
   for (let step = 0; step < MAX_STEPS_TO_USER_CODE && !isUser(paused) && Date.now() < until; step++) {
     const next = link.client.once<PausedEvent>('Debugger.paused', Math.max(1, until - Date.now()))
@@ -125,10 +125,6 @@ async function stepIntoUserCode(link: Link, first: PausedEvent): Promise<PausedE
     paused = event
   }
   return paused
-}
-
-function isUserUrl(url: string): boolean {
-  return (url.startsWith('/') || url.startsWith('file://')) && !url.includes('/node_modules/') && !isWatchdogCode(url)
 }
 
 async function resume(client: CdpClient): Promise<void> {

@@ -14,7 +14,9 @@ export class JournalTail {
 
   constructor(private readonly path: string) {}
 
+  /** Throws WatchdogJournalVersionError when the journal is of another version. */
   read(): JournalLine[] {
+    let bytes: Buffer
     try {
       this.fd ??= openSync(this.path, 'r')
       const size = fstatSync(this.fd).size
@@ -22,14 +24,14 @@ export class JournalTail {
       const buffer = Buffer.alloc(size - this.offset)
       const read = readSync(this.fd, buffer, 0, buffer.length, this.offset)
       this.offset += read
-      const bytes = Buffer.concat([this.partial, buffer.subarray(0, read)])
-      const end = bytes.lastIndexOf(0x0a) + 1
-      this.partial = Buffer.from(bytes.subarray(end))
-      return parseJournal(bytes.toString('utf8', 0, end))
+      bytes = Buffer.concat([this.partial, buffer.subarray(0, read)])
     } catch {
       // Not created yet (the worker has not started a run), or removed with the worker.
       return []
     }
+    const end = bytes.lastIndexOf(0x0a) + 1
+    this.partial = Buffer.from(bytes.subarray(end))
+    return parseJournal(bytes.toString('utf8', 0, end))
   }
 
   close(): void {

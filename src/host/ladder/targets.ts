@@ -1,6 +1,6 @@
 import { endpointCall } from '../../shared/endpoint.js'
 import { childMark } from '../../shared/child-mark.js'
-import { markedDescendants, statFields, unmarkedChildrenSince } from '../../shared/process-tree.js'
+import { markedProcesses, statFields, unmarkedChildrenSince } from '../../shared/process-tree.js'
 import { liveWorkerPids } from '../process-registry.js'
 import type { StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
@@ -138,12 +138,12 @@ export class ProcessTarget implements InspectorTarget {
   }
 
   blockingChildren(runAt: number): number[] {
-    const marked = markedDescendants(this.pid, childMark(this.pid, 0, 'sync'))
+    const marked = markedProcesses(childMark(this.pid, 0, 'sync'))
     return marked.length > 0 ? marked : unmarkedChildrenSince(this.pid, runAt)
   }
 
   ownChildren(): number[] {
-    return markedDescendants(this.pid, `${this.pid}:0:`)
+    return markedProcesses(`${this.pid}:0:`)
   }
 }
 
@@ -169,12 +169,12 @@ export class ThreadTarget implements InspectorTarget {
   async release(): Promise<void> {}
 
   blockingChildren(runAt: number): number[] {
-    const marked = markedDescendants(process.pid, childMark(process.pid, this.threadId, 'sync'))
+    const marked = markedProcesses(childMark(process.pid, this.threadId, 'sync'))
     return marked.length > 0 ? marked : unmarkedChildrenSince(process.pid, runAt, liveWorkerPids())
   }
 
   ownChildren(runAt: number): number[] {
-    return [...markedDescendants(process.pid, `${process.pid}:${this.threadId}:`), ...this.blockingChildren(runAt)]
+    return [...markedProcesses(`${process.pid}:${this.threadId}:`), ...this.blockingChildren(runAt)]
   }
 }
 

@@ -102,7 +102,16 @@ export class WorkerWatch {
 
   poll(): void {
     if (this.disposed) return
-    for (const line of this.tail.read()) this.apply(line)
+    let lines: JournalLine[]
+    try {
+      lines = this.tail.read()
+    } catch (error) {
+      // A journal of another version: its runs cannot be watched. Said once; the worker runs on without the ladder's host stages.
+      this.owner.log(error instanceof Error ? error.message : String(error))
+      this.dispose()
+      return
+    }
+    for (const line of lines) this.apply(line)
   }
 
   /** The worker is gone or stopped: nothing more to watch. */

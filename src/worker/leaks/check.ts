@@ -1,7 +1,7 @@
 import type { SourceLocation } from '../../shared/errors.js'
 import type { LeakEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
-import { isWatchdogCode } from '../../shared/own-files.js'
+import { isUserCode } from '../../shared/own-files.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
@@ -46,8 +46,20 @@ const HINTS: Record<Tracked['type'], string> = {
  * count, so they never make a test wait. What the check saw is no longer
  * tracked (each leak is reported once).
  */
-export async function leaksOf(id: string): Promise<Tracked[]> {
-  const all = aliveFor(id)
+export function leaksOf(id: string): Promise<Tracked[]> {
+  return settle(aliveFor(id))
+}
+
+/**
+ * At the end of a file: what was created while several tests ran at once
+ * (nobody's alone) and is still alive, with the same bound for what is
+ * closing.
+ */
+export function unattributedLeaks(): Promise<Tracked[]> {
+  return settle(aliveUnattributed())
+}
+
+async function settle(all: Tracked[]): Promise<Tracked[]> {
   const own = all.filter(createdByUser)
   untrack(all.filter((entry) => !own.includes(entry)))
   const pending = own.filter((entry) => !entry.closing())
@@ -61,12 +73,6 @@ export async function leaksOf(id: string): Promise<Tracked[]> {
   const leaked = own.filter((entry) => pending.includes(entry) || closing.includes(entry))
   untrack(own)
   return leaked
-}
-
-export function unattributedLeaks(): Tracked[] {
-  const found = aliveUnattributed()
-  untrack(found)
-  return found
 }
 
 /**
@@ -103,6 +109,6 @@ export function createdByUser(entry: Tracked): boolean {
 function userFrames(entry: Tracked): string[] {
   return (entry.origin.stack ?? '').split('\n').slice(1).filter((line) => {
     const match = FRAME.exec(line.trim())
-    return !!match && !match[1]!.includes('/node_modules/') && !isWatchdogCode(match[1]!.replace(/^file:\/\//, ''))
+    return !!match && isUserCode(match[1]!)
   })
 }

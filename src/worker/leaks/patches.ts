@@ -68,7 +68,17 @@ function patchNet(): void {
     // _connections, its count of open connections, is back to 0. Until then
     // the server is closing. (Without that field, a closed server is done.)
     const connections = () => server._connections ?? 0
-    server[TRACKED] = track('Server', () => server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', undefined, () => !server.listening && connections() > 0)
+    // listen() with a host name binds after a DNS lookup: a test that ends
+    // before then leaves a server that is not listening *yet*. It counts as
+    // alive until it listens, fails or closes (seen through its own emit, so
+    // no 'error' listener of ours changes what an unhandled error does).
+    let starting = true
+    const emit = server.emit
+    server.emit = function (this: net.Server, event: string | symbol, ...rest: unknown[]) {
+      if (event === 'listening' || event === 'error' || event === 'close') starting = false
+      return (emit as AnyFn).call(this, event, ...rest) as boolean
+    }
+    server[TRACKED] = track('Server', () => starting || server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', undefined, () => !starting && !server.listening && connections() > 0)
     return (listen as AnyFn).apply(this, args)
   } as typeof listen
   const connect = net.Socket.prototype.connect

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import type { WatchdogReport } from '../shared/report.js'
+import type { WatchdogReport } from '../../shared/report.js'
 
 /**
  * The JSON report on disk. Each write goes to a temporary file beside it
@@ -36,5 +36,30 @@ export class ReportFile {
       const cause = error instanceof Error ? error.message : String(error)
       this.onFailure(`vitest-watchdog: cannot write the report to ${this.path} (option outputFile): ${cause}. The test results stand; the run fails because the report is missing.`)
     }
+  }
+}
+
+/**
+ * The run's report files. Several projects may each name an `outputFile`
+ * (or share the root's): each file holds the entries of the projects whose
+ * watchdog() named it, and is rewritten from scratch at each run's start.
+ */
+export class ReportFiles {
+  private readonly files = new Map<string, { file: ReportFile; projects: Set<string> }>()
+
+  constructor(private readonly onFailure: (message: string) => void) {}
+
+  add(path: string, project: string): void {
+    const entry = this.files.get(path) ?? { file: new ReportFile(path, this.onFailure), projects: new Set<string>() }
+    entry.projects.add(project)
+    this.files.set(path, entry)
+  }
+
+  get paths(): string[] {
+    return [...this.files.keys()]
+  }
+
+  write(report: (include: (project: string | undefined) => boolean) => WatchdogReport): void {
+    for (const { file, projects } of this.files.values()) file.write(report((project) => project !== undefined && projects.has(project)))
   }
 }

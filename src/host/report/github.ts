@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
-import type { HangEntry, LeakReportEntry } from '../shared/report.js'
+import type { HangEntry, LeakReportEntry } from '../../shared/report.js'
 
 /**
  * GitHub Actions workflow commands: an annotation at the hang line of each
@@ -15,13 +15,13 @@ export function githubAnnotations(root: string, hangs: HangEntry[], leaks: LeakR
   for (const hang of hangs) {
     const at = hang.location ?? { file: hang.file, line: 1, column: 1 }
     const title = hang.crash ? 'Worker crashed during the test' : `Test stopped at stage ${hang.stage}`
-    const message = `${hang.what ?? hang.test}: ${hang.crash ? `the worker died (${hang.crash.signal ?? `exit code ${hang.crash.exitCode}`})` : `stopped at stage "${hang.stage}" after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)`}${hang.location ? '' : ' (no JavaScript was running)'}`
+    const message = `${inProject(hang)}${hang.what ?? hang.test}: ${hang.crash ? `the worker died (${hang.crash.signal ?? `exit code ${hang.crash.exitCode}`})` : `stopped at stage "${hang.stage}" after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)`}${hang.location ? '' : ' (no JavaScript was running)'}`
     lines.push(`::error file=${escapeProperty(path(at.file))},line=${at.line},col=${at.column},title=${escapeProperty(`vitest-watchdog: ${title}`)}::${escapeData(message)}`)
   }
   for (const leak of leaks) {
     const at = leak.location ?? { file: leak.file, line: 1, column: 1 }
     const level = failOnLeaks(leak) ? 'error' : 'warning'
-    lines.push(`::${level} file=${escapeProperty(path(at.file))},line=${at.line},col=${at.column},title=${escapeProperty(`vitest-watchdog: ${leak.type} leaked`)}::${escapeData(`${leak.test}: ${leak.hint}`)}`)
+    lines.push(`::${level} file=${escapeProperty(path(at.file))},line=${at.line},col=${at.column},title=${escapeProperty(`vitest-watchdog: ${leak.type} leaked`)}::${escapeData(`${inProject(leak)}${leak.test}: ${leak.hint}`)}`)
   }
   return lines
 }
@@ -33,15 +33,20 @@ export function appendJobSummary(file: string, hangs: HangEntry[], leaks: LeakRe
   const out = ['## vitest-watchdog', '']
   if (hangs.length > 0) {
     out.push(`### Stopped tests (${hangs.length})`, '', '| Test | Stage | Elapsed | Budget | Where |', '|---|---|---|---|---|')
-    for (const h of hangs) out.push(`| ${cell(`${h.file} > ${h.what ?? h.test}`)} | ${h.crash ? `crash (${h.crash.signal ?? `exit ${h.crash.exitCode}`})` : h.stage} | ${h.elapsedMs} ms | ${h.killAfter} ms | ${where(h.location)} |`)
+    for (const h of hangs) out.push(`| ${cell(`${inProject(h)}${h.file} > ${h.what ?? h.test}`)} | ${h.crash ? `crash (${h.crash.signal ?? `exit ${h.crash.exitCode}`})` : h.stage} | ${h.elapsedMs} ms | ${h.killAfter} ms | ${where(h.location)} |`)
     out.push('')
   }
   if (leaks.length > 0) {
     out.push(`### Leaked resources (${leaks.length})`, '', '| Test | Resource | Created at | Fix |', '|---|---|---|---|')
-    for (const l of leaks) out.push(`| ${cell(`${l.file} > ${l.test}`)} | ${l.type} | ${where(l.location)} | ${cell(l.hint)} |`)
+    for (const l of leaks) out.push(`| ${cell(`${inProject(l)}${l.file} > ${l.test}`)} | ${l.type} | ${where(l.location)} | ${cell(l.hint)} |`)
     out.push('')
   }
   appendFileSync(file, out.join('\n') + '\n')
+}
+
+/** `[project] ` when the run has several projects (the entry then names its own), else nothing. */
+export function inProject(entry: { project?: string }): string {
+  return entry.project === undefined ? '' : `[${entry.project}] `
 }
 
 // https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts

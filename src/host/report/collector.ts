@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs'
+import { relative } from 'node:path'
+import type { TestCase, TestModule, TestProject } from 'vitest/node'
+import { CRASHED_CODE, STOPPED_CODE } from '../../shared/errors.js'
+import { parseJournal } from '../../shared/journal.js'
+import type { LiveJournal } from '../process-registry.js'
+import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, RunningEntry, WatchdogReport } from '../../shared/report.js'
+import { LEAKS_META_KEY, STARTED_META_KEY } from '../../shared/report.js'
+import { describeStop, type Stop } from '../../shared/stop.js'
+
+interface InFlight {
+  project?: string
+  file: string
+  test: string
+  since: number
+}
+
+/**
+ * What one test run produced: stops, crashes, leaks, the tests in flight and
+ * the tests that finished. The reporter makes a fresh one at each run's
+ * start (a watch-mode rerun included), so nothing of an earlier run leaks
+ * into this one's report or summary.
+ */
+export class RunCollector {
+  readonly hangs: HangEntry[] = []
+  readonly leaks: LeakReportEntry[] = []
+  /**
+   * Task ids already in the report. A file resumed after its worker died
+   * reports its finished tests again (with their recorded results): one entry
+   * per test, whatever the number of workers it took.
+   */
+  private readonly seen = new Set<string>()
+  private readonly leaksSeen = new Set<string>()
+  private readonly running = new Map<string, InFlight>()
+  private readonly finished: FinishedEntry[] = []
+  private readonly finishedIds = new Set<string>()
+
+  /**
+   * @param root paths in the report are relative to it
+   * @param nameProjects the run has several projects: each entry names its own
+   * @param changed called when an entry was added (the report is rewritten)
+   */
+  constructor(
+    private readonly root: string,
+    private readonly nameProjects: boolean,
+    private readonly changed: () => void,
+  ) {}
+
+  get inFlight(): number {
+    return this.running.size
+  }
+
+  testReady(testCase: TestCase): void {
+    const startedAt = (testCase.meta() as Record<string, unknown>)[STARTED_META_KEY]
+    this.running.set(testCase.id, {
+      ...this.projectOf(testCase.project),
+      file: this.relative(testCase.module.moduleId),
+      test: testCase.fullName,
+      // The worker's own start time: task updates reach this process in batches, late.
+      since: typeof startedAt === 'number' ? startedAt : Date.now(),
+    })
+  }
+
+  testResult(testCase: TestCase): void {
+    const project = this.projectOf(testCase.project)
+    this.running.delete(testCase.id)
+    if (!this.finishedIds.has(testCase.id)) {
+      this.finishedIds.add(testCase.id)
+      this.finished.push({ ...project, file: this.relative(testCase.module.moduleId), test: testCase.fullName, state: testCase.result().state })
+    }
+    this.collectLeaks(project, testCase.id, testCase.module.moduleId, testCase.fullName, testCase.meta())
+    this.collectStops(project, testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors)
+  }
+
+  /** Stops in hooks of a describe or of the file, and in the import of the file, land on the suite or the module. */
+  moduleEnd(module: TestModule): void {
+    const project = this.projectOf(module.project)
+    this.collectLeaks(project, module.id, module.moduleId, '(file)', module.meta())
+    this.collectStops(project, module.id, module.moduleId, '(file)', module.errors())
+    for (const suite of module.children.allSuites()) this.collectStops(project, suite.id, module.moduleId, suite.fullName, suite.errors())
+  }
+
+  /** The run ended: nothing is in flight any more. */
+  end(): void {
+    this.running.clear()
+  }
+
+  /**
+   * The run is being stopped from outside. A worker blocked in a system call
+   * has not told Vitest what it finished (its updates wait in its event loop),
+   * but its journal is on disk: take finished and in-flight tests from there.
+   */
+  readJournals(journals: readonly LiveJournal[]): void {
+    for (const { journal, project: name } of journals) {
+      const project = this.nameProjects ? { project: name } : {}
+      let text: string
+      try {
+        text = readFileSync(journal, 'utf8')
+      } catch {
+        continue
+      }
+      let entries: ReturnType<typeof parseJournal>
+      try {
+        entries = parseJournal(text)
+      } catch {
+        // Another version's journal (WatchdogJournalVersionError): its watch said so already.
+        continue
+      }
+      const started = new Map<string, InFlight>()
+      for (const entry of entries) {
+        if (entry.kind === 'test') {
+          started.set(entry.test, { ...project, file: this.relative(entry.file), test: entry.name, since: entry.at })
+          continue
+        }
+        if (entry.kind !== 'result') continue
+        const test = started.get(entry.test)
+        started.delete(entry.test)
+        if (!test || this.finishedIds.has(entry.test)) continue
+        this.finishedIds.add(entry.test)
+        const state = entry.result.state
+        this.finished.push({ ...project, file: test.file, test: test.test, state: state === 'pass' ? 'passed' : state === 'fail' ? 'failed' : String(state) })
+      }
+      for (const [id, test] of started) {
+        if (!this.running.has(id)) this.running.set(id, test)
+      }
+    }
+  }
+
+  /** The report of the projects `include` accepts (entries that name no project belong to every report). */
+  report(include: (project: string | undefined) => boolean = () => true): WatchdogReport {
+    const mine = <T extends { project?: string }>(entries: Iterable<T>) => [...entries].filter((entry) => entry.project === undefined || include(entry.project))
+    const now = Date.now()
+    const running: RunningEntry[] = mine(this.running.values()).map((t) => ({ ...(t.project === undefined ? {} : { project: t.project }), file: t.file, test: t.test, since: new Date(t.since).toISOString(), elapsedMs: now - t.since }))
+    return { hangs: mine(this.hangs), leaks: mine(this.leaks), running, finished: mine(this.finished) }
+  }
+
+  private collectLeaks(project: { project?: string }, id: string, moduleId: string, name: string, meta: object): void {
+    const found = (meta as Record<string, unknown>)[LEAKS_META_KEY] as Array<LeakEntry & { hint: string }> | undefined
+    if (!found || this.leaksSeen.has(id)) return
+    this.leaksSeen.add(id)
+    for (const leak of found) this.leaks.push({ ...project, file: this.relative(moduleId), test: name, ...leak })
+    this.changed()
+  }
+
+  private collectStops(project: { project?: string }, id: string, moduleId: string, name: string, errors: ReadonlyArray<unknown> | undefined): void {
+    if (this.seen.has(id)) return
+    for (const error of errors ?? []) {
+      const { code, stop, stack } = error as { code?: string; stop?: Stop; stack?: string }
+      if ((code !== STOPPED_CODE && code !== CRASHED_CODE) || !stop?.stage) continue
+      this.hangs.push({
+        ...project,
+        ...(stop.crash ? { crash: stop.crash } : {}),
+        ...(stop.subject && stop.subject !== 'Test' ? { what: stop.subject } : {}),
+        file: this.relative(moduleId),
+        test: name,
+        stage: stop.stage,
+        reason: stop.reason,
+        killAfter: stop.killAfter,
+        elapsedMs: Math.round(stop.elapsedMs),
+        location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
+        // A browser interrupt keeps its original-coordinates frames in stop.stack (error.stack stays in served ones).
+        stack: stop.stack || stack || '',
+        note: describeStop(stop, this.root),
+      })
+      this.seen.add(id)
+      this.changed()
+    }
+  }
+
+  /**
+   * A stop decided in the main process with no test result to carry it
+   * (browser mode: a page that did not answer was closed, and its file's
+   * results with it).
+   */
+  hostStop(project: TestProject, file: string, test: string, stop: Stop): void {
+    this.hangs.push({
+      ...this.projectOf(project),
+      ...(stop.subject !== 'Test' ? { what: stop.subject } : {}),
+      file: this.relative(file),
+      test,
+      stage: stop.stage,
+      reason: stop.reason,
+      killAfter: stop.killAfter,
+      elapsedMs: Math.round(stop.elapsedMs),
+      location: null,
+      stack: '',
+      note: describeStop(stop, this.root),
+    })
+    this.changed()
+  }
+
+  private projectOf(project: TestProject): { project?: string } {
+    return this.nameProjects ? { project: project.name } : {}
+  }
+
+  relative(path: string): string {
+    return relative(this.root, path) || path
+  }
+}

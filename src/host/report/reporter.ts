@@ -1,0 +1,163 @@
+import { relative, resolve } from 'node:path'
+import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node'
+import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
+import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
+import type { Stop } from '../../shared/stop.js'
+import { killAllWorkers, liveJournals } from '../process-registry.js'
+import { exitNow } from '../stuck-threads.js'
+import { RunCollector } from './collector.js'
+import { RunDeadline, type GuardedProject } from './deadline.js'
+import { appendJobSummary, githubAnnotations } from './github.js'
+import { ReportFiles } from './report-file.js'
+import { summaryLines } from './summary.js'
+
+/**
+ * How often the reporter refreshes the report's `running` section. A quarter
+ * second is finer than anyone reads a log, and costs nothing.
+ */
+const RUNNING_TICK_MS = 250
+
+/** A guarded project, with its watchdog() options that concern the main process. */
+export interface ReportedProject extends GuardedProject {
+  outputFile: string | undefined
+  leaks: LeakMode
+}
+
+/** One reporter per Vitest instance, however many projects (and watchdog() plugins) it has: one summary per run. */
+const reporters = new WeakMap<Vitest, WatchdogReporter>()
+
+/** The reporter of `vitest`, added to its reporters the first time a project asks. */
+export function reporterOf(vitest: Vitest): WatchdogReporter {
+  let reporter = reporters.get(vitest)
+  if (!reporter) {
+    reporter = new WatchdogReporter()
+    reporters.set(vitest, reporter)
+    ;(vitest.config.reporters as unknown[]).push(reporter)
+  }
+  return reporter
+}
+
+/**
+ * The main process's side of the report: collects, for each run, every test
+ * the watchdog stopped or that crashed and every leak, from the test results
+ * Vitest already carries to the main process; keeps the JSON report current
+ * as the run goes (so a run killed from outside still leaves what was seen so
+ * far); and at the run's end prints the summary and writes the CI outputs.
+ *
+ * All state of a run lives in its RunCollector and RunDeadline, made anew at
+ * each run's start: a watch-mode rerun reports itself only.
+ */
+export class WatchdogReporter implements Reporter {
+  private vitest: Vitest | undefined
+  private readonly projects = new Map<TestProject, ReportedProject>()
+  private files: ReportFiles | undefined
+  private run: RunCollector | undefined
+  private readonly deadline = new RunDeadline()
+  private ticker: ReturnType<typeof setInterval> | undefined
+  private ended = false
+
+  /** Called from configureVitest for each project the watchdog guards. */
+  addProject(guarded: ReportedProject): void {
+    this.projects.set(guarded.project, guarded)
+  }
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest
+    const files = new ReportFiles((message) => vitest.logger.error(message))
+    for (const { project, outputFile } of this.projects.values()) {
+      if (outputFile) files.add(resolve(project.config.root, outputFile), project.name)
+    }
+    this.files = files
+    this.run = this.newRun()
+    this.write()
+    // A run killed from outside (Vitest exits on SIGINT/SIGTERM) still leaves a
+    // report naming the tests that were in flight.
+    process.once('exit', () => {
+      if (!this.ended) this.run?.readJournals(liveJournals())
+      this.write()
+    })
+  }
+
+  onTestRunStart(_specifications: ReadonlyArray<TestSpecification>): void {
+    this.run = this.newRun()
+    this.ended = false
+    this.write()
+    clearInterval(this.ticker)
+    this.ticker = setInterval(() => {
+      if (this.run && this.run.inFlight > 0) this.write()
+    }, RUNNING_TICK_MS)
+    this.ticker.unref()
+    const deadlines = this.deadline.start(this.projects.values(), (marginMs) => this.hardStop(marginMs))
+    // What each project's workers need to know of this run: its deadline, and
+    // its name when there are several (stop messages, hence JUnit, name it).
+    // Vitest sends the provided context with every run request, so a worker
+    // kept across reruns (isolate: false) gets the current values too.
+    const several = (this.vitest?.projects.length ?? 0) > 1
+    for (const { project, settings } of this.projects.values()) {
+      const run: WorkerSettings = { ...settings, runDeadline: deadlines.get(project) ?? null, project: several ? project.name : null }
+      project.provide(PROVIDE_KEY as never, run as never)
+    }
+  }
+
+  /** A stop with no test result to carry it (browser mode: a closed page), see RunCollector.hostStop. */
+  addHostStop(project: TestProject, file: string, test: string, stop: Stop): void {
+    this.run?.hostStop(project, file, test, stop)
+  }
+
+  onTestCaseReady(testCase: TestCase): void {
+    this.run?.testReady(testCase)
+  }
+
+  onTestCaseResult(testCase: TestCase): void {
+    this.run?.testResult(testCase)
+  }
+
+  onTestModuleEnd(module: TestModule): void {
+    this.run?.moduleEnd(module)
+  }
+
+  onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+    this.ended = true
+    clearInterval(this.ticker)
+    this.deadline.clear()
+    const run = this.run
+    if (!run || !this.vitest) return
+    run.end()
+    this.write()
+    this.github(run)
+    if (this.deadline.passed()) {
+      this.vitest.logger.error('vitest-watchdog: the run deadline (runTimeout) passed: tests still running then were stopped, and the tests after them did not run.')
+      process.exitCode = 1
+    }
+    const root = this.vitest.config.root
+    for (const line of summaryLines(run.hangs, run.leaks, (this.files?.paths ?? []).map((path) => relative(root, path) || path))) this.vitest.logger.log(line)
+  }
+
+  private newRun(): RunCollector {
+    const root = this.vitest?.config.root ?? process.cwd()
+    return new RunCollector(root, (this.vitest?.projects.length ?? 0) > 1, () => this.write())
+  }
+
+  /** Vitest is still running well past the run's deadline: the main process stops everything itself. */
+  private hardStop(marginMs: number): void {
+    if (this.ended) return
+    this.vitest?.logger.error(`vitest-watchdog: the run deadline (runTimeout) passed ${marginMs}ms ago and Vitest has not finished: stopping every worker and exiting.`)
+    this.write()
+    killAllWorkers()
+    exitNow(1)
+  }
+
+  private write(): void {
+    const run = this.run
+    if (run) this.files?.write((include) => run.report(include))
+  }
+
+  private github(run: RunCollector): void {
+    if (process.env.GITHUB_ACTIONS !== 'true' || !this.vitest) return
+    const modes = new Map([...this.projects.values()].map((p) => [p.project.name, p.leaks]))
+    const only = [...modes.values()][0]
+    const failing = (leak: LeakReportEntry) => leak.failed === true || (leak.project === undefined ? only : modes.get(leak.project)) === 'fail'
+    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing)) process.stdout.write(line + '\n')
+    if (process.env.GITHUB_STEP_SUMMARY) appendJobSummary(process.env.GITHUB_STEP_SUMMARY, run.hangs, run.leaks)
+  }
+}
