@@ -18,6 +18,7 @@ node --version
 (cd "$repo" && git ls-files -z | xargs -0 -I{} cp --parents {} "$scratch/repo/")
 cd "$scratch/repo"
 npm ci --no-audit --no-fund
-npm install --no-audit --no-fund -D 'vitest@^5' '@vitest/coverage-v8@^5' '@types/node@^24'
+# The browser provider follows Vitest's major; playwright drives the system's Chromium (no browser download).
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund -D 'vitest@^5' '@vitest/coverage-v8@^5' '@vitest/browser-playwright@^5' '@types/node@^24'
 node -e "console.log('vitest', require('vitest/package.json').version)"
 npm test

@@ -2,7 +2,8 @@
 // output (the stopped tests fail there, with a code frame at the stuck line),
 // then the JSON report. Exits 0 when every stage showed up as expected.
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -32,7 +33,37 @@ try {
     process.exit(1)
   }
   console.log(`\ndemo: every stage of the ladder stopped a test (${expected.join(', ')}), and the run finished.`)
+  browserDemo()
 } catch (error) {
   console.error('demo: failed:', error)
   process.exit(1)
+}
+
+/** Browser mode, when a Chromium is installed (nothing downloads one): abort and interrupt in a page. */
+function browserDemo() {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+  if (!existsSync(chromium)) {
+    console.log(`\ndemo: no Chromium at ${chromium} (apt-get install chromium, or set CHROMIUM_PATH): browser mode skipped.`)
+    return
+  }
+  console.log('\nvitest-watchdog demo, browser mode: fixtures/demo/browser in a headless Chromium.\n')
+  const scratch = mkdtempSync(join(tmpdir(), 'watchdog-demo-'))
+  try {
+    const browserReport = join(scratch, 'watchdog-report.json')
+    const run = spawnSync(process.execPath, [vitest, 'run', '--config', 'vitest.browser.config.ts'], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, WATCHDOG_REPORT: browserReport },
+      timeout: 120_000,
+    })
+    if (run.error) throw run.error
+    const stages = new Set(JSON.parse(readFileSync(browserReport, 'utf8')).hangs.map((h) => h.stage))
+    if (!stages.has('abort') || !stages.has('interrupt')) {
+      console.error(`\ndemo: browser mode: expected stops at stages abort and interrupt; got: ${[...stages].join(', ') || 'none'}`)
+      process.exit(1)
+    }
+    console.log('\ndemo: browser mode: a hung test in the page was aborted, a frozen page interrupted, and the next test ran in the same page.')
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
 }

@@ -5,6 +5,8 @@ import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
 import { reporterOf } from './report/reporter.js'
+import { BrowserLadder } from './browser/ladder.js'
+import { isBrowserProject, setUpBrowserProject } from './browser/project.js'
 
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
@@ -33,6 +35,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   // runDeadline: set for each run at its start (host/report/deadline.ts), so a watch-mode rerun has its own.
   const settings: WorkerSettings = { killAfter: resolved.killAfter ?? null, grace: resolved.grace, importKillAfter: resolved.importKillAfter ?? null, leaks: resolved.leaks ?? 'report', runDeadline: null }
   let respawning: typeof import('./respawning-worker.js') | undefined
+  const browserLadder = new BrowserLadder((project, file, test, stop) => reporterOf(project.vitest).addHostStop(project, file, test, stop))
+  const saidBrowser = new Set<string>()
 
   return {
     name: 'vitest-watchdog',
@@ -61,7 +65,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       respawning = await import('./respawning-worker.js')
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } } } } as object
+      return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
@@ -69,14 +73,19 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // resuming a file after its worker died. Done on the resolved config, so
       // a pool chosen on the command line is wrapped too; a custom pool is kept.
       const config = project.config as unknown as { pool: string; poolRunner?: unknown }
-      if (respawning && config.pool in POOL_NAMES) {
+      // A browser project runs in pages, not in the pools: the page gets its own part of the ladder.
+      const browser = isBrowserProject(project)
+      // Under a debugger (--inspect, --inspect-brk) the page is left as it is, as the Node workers are.
+      if (browser) {
+        if (!(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) setUpBrowserProject(vitest, project, saidBrowser)
+      } else if (respawning && config.pool in POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning
         config.pool = POOL_NAMES[kind]
         config.poolRunner = { name: config.pool, createPoolWorker: (options: PoolOptions) => new RespawningWorker(options, kind) }
       }
       const pool = String(project.config.pool)
-      if (!isWatchdogPool(pool)) {
+      if (!browser && !isWatchdogPool(pool)) {
         vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {

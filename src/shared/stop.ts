@@ -67,6 +67,8 @@ export interface Stop {
   crash?: { signal: string | null; exitCode: number | null }
   /** `crashed`: what was running ("this test", "the beforeAll hook of this suite"). */
   during?: string
+  /** Browser mode: the test ran in a page, not in a worker (words only). */
+  inPage?: boolean
   /** Stage kill, or a crash: the rest of the file ran in a fresh worker. */
   resumed?: boolean
 }
@@ -97,9 +99,11 @@ function reasonText(stop: Stop): string {
     case 'never-settled':
       return `No JavaScript was running: it was waiting on a promise that never settled, and did not settle within ${stop.grace}ms of ${signal}.`
     case 'interrupted':
-      return `${stop.hadSignal ? `Its signal was aborted and ignored for ${stop.grace}ms` : `It was still running ${stop.grace}ms after its budget`}, so the running JavaScript was terminated; the worker goes on.`
+      return `${stop.hadSignal ? `Its signal was aborted and ignored for ${stop.grace}ms` : `It was still running ${stop.grace}ms after its budget`}, so the running JavaScript was terminated; the ${stop.inPage ? 'page' : 'worker'} goes on.`
     case 'blocked-outside-js':
-      return 'The test thread did not pause within the grace period: it is blocked outside JavaScript (a system call such as execSync, or a native addon), so the worker was killed.'
+      return stop.inPage
+        ? 'The page did not pause within the grace period: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed.'
+        : 'The test thread did not pause within the grace period: it is blocked outside JavaScript (a system call such as execSync, or a native addon), so the worker was killed.'
     case 'child-killed':
       return 'It was blocked in a system call waiting on a child process (execSync, spawnSync): that process was killed, so the call returned; the worker goes on.'
     case 'unsafe-async-callback':
@@ -107,7 +111,9 @@ function reasonText(stop: Stop): string {
         ? `It was stuck inside a timer, I/O or hook callback (async id ${stop.asyncId}), where terminating the thread could abort the whole process, so the thread was abandoned: it keeps spinning, unref'd, until the run ends.`
         : `It was stuck inside a timer, I/O or hook callback (async id ${stop.asyncId}), where terminating JavaScript would crash Node, so the worker was killed.`
     case 'unconfirmed':
-      return 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
+      return stop.inPage
+        ? 'The page kept pausing outside the test\'s own code, so it could not tell what to terminate, and the page was closed.'
+        : 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
     case 'inspector-unavailable':
       return "The worker's inspector could not be opened (does the test handle SIGUSR1 itself?), so the worker was killed."
     case 'crashed':

@@ -158,12 +158,35 @@ export class RunCollector {
         killAfter: stop.killAfter,
         elapsedMs: Math.round(stop.elapsedMs),
         location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
-        stack: stack ?? stop.stack,
+        // A browser interrupt keeps its original-coordinates frames in stop.stack (error.stack stays in served ones).
+        stack: stop.stack || stack || '',
         note: describeStop(stop, this.root),
       })
       this.seen.add(id)
       this.changed()
     }
+  }
+
+  /**
+   * A stop decided in the main process with no test result to carry it
+   * (browser mode: a page that did not answer was closed, and its file's
+   * results with it).
+   */
+  hostStop(project: TestProject, file: string, test: string, stop: Stop): void {
+    this.hangs.push({
+      ...this.projectOf(project),
+      ...(stop.subject !== 'Test' ? { what: stop.subject } : {}),
+      file: this.relative(file),
+      test,
+      stage: stop.stage,
+      reason: stop.reason,
+      killAfter: stop.killAfter,
+      elapsedMs: Math.round(stop.elapsedMs),
+      location: null,
+      stack: '',
+      note: describeStop(stop, this.root),
+    })
+    this.changed()
   }
 
   private projectOf(project: TestProject): { project?: string } {

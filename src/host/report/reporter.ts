@@ -2,6 +2,7 @@ import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node'
 import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
 import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
+import type { Stop } from '../../shared/stop.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
 import { exitNow } from '../stuck-threads.js'
 import { RunCollector } from './collector.js'
@@ -96,6 +97,11 @@ export class WatchdogReporter implements Reporter {
       const run: WorkerSettings = { ...settings, runDeadline: deadlines.get(project) ?? null, project: several ? project.name : null }
       project.provide(PROVIDE_KEY as never, run as never)
     }
+  }
+
+  /** A stop with no test result to carry it (browser mode: a closed page), see RunCollector.hostStop. */
+  addHostStop(project: TestProject, file: string, test: string, stop: Stop): void {
+    this.run?.hostStop(project, file, test, stop)
   }
 
   onTestCaseReady(testCase: TestCase): void {

@@ -1,0 +1,211 @@
+/**
+ * The page's part of the ladder in browser mode: the browser counterpart of
+ * worker/guard.ts, for a test body, a hook or the import of a test file in
+ * the tester frame.
+ *
+ * Before the guarded code starts, the run is announced to the main process
+ * (a browser command over Vitest's WebSocket, sent before the macrotask
+ * boundary below: a page that spins from the first line can send nothing
+ * after it). The page owns stage `abort` (its own timers, which fire only
+ * while the page is idle or cooperative); `interrupt` is the main process's
+ * (host/browser/): it pauses the page over CDP, asks `claim` here, terminates
+ * the running JavaScript and calls `deliver`.
+ */
+import type { ClaimAnswer, RunMessage, Verdict } from '../shared/browser-protocol.js'
+import { TestStoppedError } from '../shared/errors.js'
+import type { Stage, StopReason } from '../shared/stop.js'
+import type { Budget } from '../worker/budget.js'
+import { absoluteNow, realClearTimeout, realSetTimeout } from '../shared/clock.js'
+
+export interface BrowserGuardSpec {
+  subject: string
+  budget: Budget
+  grace: number
+  root: string
+  file: string
+  name: string
+  /** A stack line pointing at the definition, for stops with no stuck frame. */
+  definedAt?: string
+  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
+  definition?: { file: string; line: number }
+  abort?: (reason: TestStoppedError) => void
+  expire?: () => void
+}
+
+type Outcome =
+  | { kind: 'settled'; ok: true; value: unknown }
+  | { kind: 'settled'; ok: false; error: unknown }
+  | { kind: 'expired' }
+  | { kind: 'verdict'; verdict: Verdict }
+
+interface Active {
+  seq: number
+  spec: BrowserGuardSpec
+  began: number
+  outcome: Outcome | undefined
+  claimed: boolean
+  aborted: boolean
+  finish(outcome: Outcome): void
+  timers: Array<ReturnType<typeof setTimeout>>
+}
+
+/**
+ * A macrotask boundary that the browser does not clamp: nested setTimeout(0)
+ * calls are held to 4 ms each after five levels, which every test would pay.
+ */
+const boundary = (() => {
+  const channel = new MessageChannel()
+  const waiting: Array<() => void> = []
+  // The DOM's MessagePort (the type here is Node's, which has no onmessage).
+  ;(channel.port1 as unknown as { onmessage: () => void }).onmessage = () => waiting.shift()?.()
+  return () => new Promise<void>((resolve) => {
+    waiting.push(resolve)
+    channel.port2.postMessage(null)
+  })
+})()
+
+/**
+ * The first run of a frame waits for the main process to have the page's
+ * debugger ready (it can be enabled only while the page is idle). The main
+ * process bounds that at 2 s; past this the run goes on without it, with
+ * stage abort only, rather than hang on a main process that is gone.
+ */
+const READY_BOUND_MS = 5_000
+
+export class BrowserGuard {
+  private readonly active = new Map<number, Active>()
+  private sequence = 0
+  private ready = false
+  readonly frame = crypto.randomUUID()
+
+  constructor(
+    private readonly announce: (run: RunMessage) => Promise<unknown>,
+    private readonly ended: (seq: number) => void,
+  ) {}
+
+  async run<T>(spec: BrowserGuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
+    let resolve: (outcome: Outcome) => void = () => {}
+    const settled = new Promise<Outcome>((r) => (resolve = r))
+    const me: Active = {
+      seq: ++this.sequence,
+      spec,
+      began: absoluteNow(),
+      outcome: undefined,
+      claimed: false,
+      aborted: false,
+      timers: [],
+      finish: (outcome) => {
+        if (me.outcome || (me.claimed && outcome.kind !== 'verdict')) return
+        me.outcome = outcome
+        resolve(outcome)
+      },
+    }
+    this.active.set(me.seq, me)
+    const announced = this.announce({ frame: this.frame, seq: me.seq, budget: spec.budget.ms, budgetSource: spec.budget.source, grace: spec.grace, subject: spec.subject, file: spec.file, name: spec.name })
+    if (!this.ready) {
+      let bound: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([announced, new Promise((r) => (bound = realSetTimeout(r, READY_BOUND_MS)))])
+      realClearTimeout(bound)
+      this.ready = true
+    }
+    this.arm(me)
+    // Termination unwinds the running task and may drop its pending
+    // microtasks: the guarded code starts in a task of its own, so none of
+    // Vitest's reactions share it.
+    const body = boundary().then(fn)
+    body.then(
+      (value) => me.finish({ kind: 'settled', ok: true, value }),
+      (error: unknown) => me.finish({ kind: 'settled', ok: false, error }),
+    )
+    const outcome = await settled
+    for (const timer of me.timers) realClearTimeout(timer)
+    this.active.delete(me.seq)
+    this.ended(me.seq)
+    if (outcome.kind === 'expired') {
+      spec.expire?.()
+      throw this.stopped(me, 'abort', 'never-settled')
+    }
+    if (outcome.kind === 'verdict') {
+      const error = this.stopped(me, 'interrupt', 'interrupted', outcome.verdict)
+      // The report's stack (host/report/collector.ts takes stop.stack first): error.stack stays in
+      // served coordinates, which Vitest maps for its code frame, and would map twice if original.
+      ;(error as { stop: object }).stop = { ...error.stop, stack: `${error.name}: ${error.message}\n${outcome.verdict.originalStack}` }
+      throw error
+    }
+    if (me.aborted) throw this.stopped(me, 'abort', 'settled-after-abort')
+    if (!outcome.ok) throw outcome.error
+    return outcome.value as T
+  }
+
+  private arm(me: Active): void {
+    const { budget, grace } = me.spec
+    if (budget.ms === 0) return
+    me.timers.push(realSetTimeout(() => {
+      if (me.outcome || me.claimed) return
+      me.aborted = true
+      me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
+    }, budget.ms))
+    me.timers.push(realSetTimeout(() => me.finish({ kind: 'expired' }), budget.ms + grace))
+  }
+
+  /** Asked by the main process while the page is paused: nothing can race with it. */
+  claim(frame: string, seq: number, stuck: { file: string; line: number } | null): ClaimAnswer {
+    if (frame !== this.frame) return { state: 'elsewhere' }
+    const due = this.active.get(seq)
+    if (!due || due.outcome || due.claimed) return { state: 'ended' }
+    const run = this.culpritOf(stuck) ?? due
+    run.claimed = true
+    for (const timer of run.timers) realClearTimeout(timer)
+    // The siblings lost the page's thread while it spun: their clocks start again.
+    const restarted: number[] = []
+    for (const other of this.active.values()) {
+      if (other === run || other.outcome || other.claimed || other.aborted) continue
+      for (const timer of other.timers.splice(0)) realClearTimeout(timer)
+      this.arm(other)
+      restarted.push(other.seq)
+    }
+    return { state: 'claimed', seq: run.seq, restarted }
+  }
+
+  /**
+   * Among concurrent runs, the one whose `test(` line is the closest above the
+   * stuck line in its file (as worker/guard.ts does in Node); null when there
+   * is one run, or it cannot be told.
+   */
+  private culpritOf(stuck: { file: string; line: number } | null): Active | null {
+    if (!stuck || this.active.size < 2) return null
+    let best: Active | null = null
+    for (const run of this.active.values()) {
+      const at = run.spec.definition
+      if (!at || at.file !== stuck.file || at.line > stuck.line || run.outcome) continue
+      if (!best || at.line > best.spec.definition!.line) best = run
+    }
+    return best
+  }
+
+  /** The claimed run's JavaScript was terminated: it fails at stage interrupt. */
+  deliver(frame: string, seq: number, verdict: Verdict): boolean {
+    if (frame !== this.frame) return false
+    const run = this.active.get(seq)
+    if (!run?.claimed) return false
+    run.finish({ kind: 'verdict', verdict })
+    return true
+  }
+
+  private stopped(me: Active, stage: Stage, reason: StopReason, verdict?: Verdict): TestStoppedError {
+    const { spec } = me
+    return new TestStoppedError({
+      subject: spec.subject,
+      stage,
+      reason,
+      killAfter: spec.budget.ms,
+      budgetSource: spec.budget.source,
+      grace: spec.grace,
+      elapsedMs: absoluteNow() - me.began,
+      location: verdict?.location ?? null,
+      stack: verdict?.stack || spec.definedAt || '',
+      hadSignal: !!spec.abort,
+      inPage: true,
+    }, spec.root)
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Leaks in the page, where cheap: timeouts and intervals a test left
+ * pending, with the line that created them. The page's `setTimeout` and
+ * `setInterval` are wrapped once per frame, before the test file is imported
+ * (the watchdog's own timers were captured earlier, in shared/clock.ts);
+ * each timer remembers the test running when it was created, and an `Error`
+ * whose stack is mapped to the original source by the main process only if
+ * the timer leaks. Only timers created by user code count.
+ */
+type AnyFn = (...args: unknown[]) => unknown
+
+export type PageLeakType = 'Timeout' | 'Interval'
+
+export interface PageTimer {
+  type: PageLeakType
+  owner: string
+  /** The creation stack, in served coordinates. */
+  stack: string
+}
+
+export const TIMER_HINTS: Record<PageLeakType, string> = {
+  Timeout: 'a setTimeout that had not fired when the test ended: clearTimeout() it, or await it',
+  Interval: 'a setInterval still running: clearInterval() it in the test or in afterEach',
+}
+
+/** What becomes of a leaked timer in the page. */
+export const TIMER_CLEANUP = 'left to the page: it is dropped with the test file\'s frame'
+
+export class PageTimers {
+  private readonly live = new Map<unknown, PageTimer>()
+  private readonly running = new Set<string>()
+
+  /** `ownUrl`: the watchdog's own module, whose frames are never the user's. */
+  constructor(private readonly ownUrl: string) {}
+
+  install(): void {
+    const scope = globalThis as unknown as Record<string, AnyFn>
+    const setTimeoutOriginal = scope.setTimeout!
+    const setIntervalOriginal = scope.setInterval!
+    const clearTimeoutOriginal = scope.clearTimeout!
+    const clearIntervalOriginal = scope.clearInterval!
+    const timers = this
+    scope.setTimeout = function (this: unknown, handler: unknown, ...rest: unknown[]) {
+      if (typeof handler !== 'function') return setTimeoutOriginal.call(this, handler, ...rest)
+      const entry = timers.entry('Timeout')
+      const id = setTimeoutOriginal.call(this, function (this: unknown, ...args: unknown[]) {
+        timers.live.delete(id)
+        return (handler as AnyFn).apply(this, args)
+      }, ...rest)
+      if (entry) timers.live.set(id, entry)
+      return id
+    }
+    scope.setInterval = function (this: unknown, handler: unknown, ...rest: unknown[]) {
+      const id = setIntervalOriginal.call(this, handler, ...rest)
+      const entry = typeof handler === 'function' ? timers.entry('Interval') : null
+      if (entry) timers.live.set(id, entry)
+      return id
+    }
+    // Browsers share one id space between the two: either clears either.
+    scope.clearTimeout = function (this: unknown, id: unknown) {
+      timers.live.delete(id)
+      return clearTimeoutOriginal.call(this, id)
+    }
+    scope.clearInterval = function (this: unknown, id: unknown) {
+      timers.live.delete(id)
+      return clearIntervalOriginal.call(this, id)
+    }
+  }
+
+  testStarted(id: string): void {
+    this.running.add(id)
+  }
+
+  testEnded(id: string): void {
+    this.running.delete(id)
+  }
+
+  /** The timers test `id` created that are still pending; each is reported once. */
+  leaksOf(id: string): PageTimer[] {
+    const found: PageTimer[] = []
+    for (const [key, entry] of this.live) {
+      if (entry.owner !== id) continue
+      found.push(entry)
+      this.live.delete(key)
+    }
+    return found
+  }
+
+  /** Only while exactly one test runs: with several (test.concurrent), a timer cannot be told apart. */
+  private entry(type: PageLeakType): PageTimer | null {
+    if (this.running.size !== 1) return null
+    const stack = new Error().stack ?? ''
+    if (!this.createdByUser(stack)) return null
+    return { type, owner: this.running.values().next().value as string, stack: stack.split('\n').slice(2).join('\n') }
+  }
+
+  /** A frame of the user's own code: served by the page's origin, outside node_modules, Vite's and Vitest's own modules and the watchdog's. */
+  private createdByUser(stack: string): boolean {
+    const origin = (globalThis as unknown as { location: { origin: string } }).location.origin
+    return stack.split('\n').slice(2).some((line) => line.includes(origin) && !line.includes('/node_modules/') && !line.includes('/@vite') && !line.includes('/@vitest') && !line.includes('__vitest') && !line.includes(this.ownUrl))
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The setup file the plugin adds to a browser project: it runs in the tester
+ * frame (never in Node: no node module may be imported here), before the
+ * test file is imported. Vitest's browser mode builds its own runner and
+ * takes no `test.runner`, so this patches that runner instance, once per
+ * frame, the way worker/runner.ts overrides Node's: every test body, hook and
+ * the test file's import run under a BrowserGuard (guard.ts), and Vitest's own
+ * default timeouts are switched off in favour of the ladder.
+ */
+import { BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
+import { checkLeakMode } from '../shared/options.js'
+import { LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
+import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
+import { leakError, WatchdogUnsupportedVitestError } from '../shared/errors.js'
+import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { GatedSignal } from '../worker/cancel-gate.js'
+import { resolveBudget, type Budget } from '../worker/budget.js'
+import { BrowserGuard, type BrowserGuardSpec } from './guard.js'
+
+type AnyFn = (...args: unknown[]) => unknown
+type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
+const GUARDED_HOOKS: readonly string[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
+
+interface Task {
+  id: string
+  name: string
+  type: string
+  mode: string
+  meta: Record<string, unknown>
+  timeout: number
+  result?: { state: string; errors?: unknown[] }
+  fullTestName?: string
+  location?: { line: number; column: number }
+  file: { filepath: string; name: string }
+  suite?: Suite
+  tasks?: Task[]
+}
+type Suite = Task & { filepath?: string; tasks: Task[] }
+
+interface PageRunner {
+  config: { root: string; testTimeout: number; hookTimeout: number; tags?: Array<{ name: string; meta?: Record<string, unknown> }> }
+  constructor: { getTestFn(test: Task): AnyFn; getSuiteHooks(suite: Suite): Record<string, AnyFn[]> | undefined }
+  runTask?: (test: Task) => Promise<void>
+  onBeforeRunTask?: (test: Task) => unknown
+  onAfterRunTask?: (test: Task) => unknown
+  importFile(filepath: string, source: string): unknown
+  onCollected?: (files: Suite[]) => unknown
+  extendTaskContext?: (context: { task: Task; signal: AbortSignal }) => { task: Task; signal: AbortSignal }
+  __vitestWatchdog?: true
+}
+
+interface PageState {
+  runner?: PageRunner
+  commands?: { triggerCommand(name: string, args: unknown[]): Promise<unknown> }
+}
+
+const page = globalThis as unknown as {
+  __vitest_browser_runner__?: PageState
+  __vitest_worker__?: { providedContext?: Record<string, unknown> }
+}
+
+const state = page.__vitest_browser_runner__
+const runner = state?.runner
+// A Vitest whose page keeps these elsewhere must fail loudly, not run unguarded.
+if (!runner || typeof runner.importFile !== 'function' || typeof runner.constructor.getTestFn !== 'function' || typeof runner.constructor.getSuiteHooks !== 'function') throw new WatchdogUnsupportedVitestError('the browser page has no runner at __vitest_browser_runner__.runner with importFile, getTestFn and getSuiteHooks')
+if (!state?.commands) throw new WatchdogUnsupportedVitestError('the browser page has no __vitest_browser_runner__.commands')
+if (!runner.__vitestWatchdog) install(runner, state.commands)
+
+function install(runner: PageRunner, commands: NonNullable<PageState['commands']>): void {
+  runner.__vitestWatchdog = true
+  const settings: WorkerSettings = (page.__vitest_worker__?.providedContext?.[PROVIDE_KEY] as WorkerSettings | undefined)
+    ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null }
+  // Failing to announce a run (the main process is gone) must not fail the test.
+  const send = (name: string, payload: unknown) => commands.triggerCommand(name, [payload]).catch(() => {})
+  const guard = new BrowserGuard((run) => send(RUN_COMMAND, run), (seq) => void send(DONE_COMMAND, { frame: guard.frame, seq }))
+  const endpoint: BrowserEndpoint = { claim: (frame, seq, stuck) => guard.claim(frame, seq, stuck), deliver: (frame, seq, verdict) => guard.deliver(frame, seq, verdict) }
+  Object.defineProperty(globalThis, BROWSER_ENDPOINT_KEY, { value: endpoint, configurable: true })
+
+  const root = runner.config.root
+  const defaultTestTimeout = runner.config.testTimeout
+  const defaultHookTimeout = runner.config.hookTimeout
+  // The ladder, not a bare rejection that leaves the code running, is what
+  // happens at the timeout (a spinning page never runs Vitest's timer anyway).
+  runner.config.testTimeout = 0
+  runner.config.hookTimeout = 0
+  const signals = new WeakMap<Task, GatedSignal>()
+
+  const clamp = (spec: BrowserGuardSpec): BrowserGuardSpec => {
+    if (settings.runDeadline === null) return spec
+    const left = Math.max(1, settings.runDeadline - Date.now())
+    if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
+    return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
+  }
+  const guarded = <T>(spec: () => BrowserGuardSpec, fn: () => T | PromiseLike<T>) => guard.run(clamp(spec()), fn)
+  const name = (task: Task) => task.fullTestName || task.name
+  const budgetOf = (task: Task, fallback: Budget) => resolveBudget(task as never, settings, fallback, runner.config.tags)
+
+  const extend = runner.extendTaskContext?.bind(runner)
+  runner.extendTaskContext = (context) => {
+    const extended = extend ? extend(context) : context
+    // The test's own signal, gated as in Node (worker/cancel-gate.ts): the abort stage gives it grace to settle.
+    const gated = new GatedSignal(extended.signal)
+    signals.set(extended.task, gated)
+    extended.signal = gated.signal
+    return extended
+  }
+
+  runner.runTask = async (test: Task) => {
+    const fn = runner.constructor.getTestFn(test)
+    const gate = signals.get(test)
+    await guarded(() => ({
+      subject: 'Test',
+      budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: 'the timeout argument of the test' } : { ms: defaultTestTimeout, source: 'Vitest testTimeout' }),
+      grace: settings.grace,
+      root,
+      file: test.file.filepath,
+      name: name(test),
+      definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
+      definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
+      abort: gate ? (reason) => gate.abort(reason) : undefined,
+      expire: () => gate?.release(),
+    }), () => (gate ? gate.start(fn) : fn()))
+  }
+
+  const importFile = runner.importFile.bind(runner)
+  runner.importFile = (filepath, source) => {
+    if (source !== 'collect') return importFile(filepath, source)
+    const file = filepath.startsWith(`${root}/`) ? filepath.slice(root.length + 1) : filepath
+    const budget: Budget = settings.importKillAfter !== null
+      ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
+      : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
+    return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: settings.grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
+  }
+
+  // With runTimeout, a test that would start past the run's deadline is not run (as in Node).
+  const beforeRun = runner.onBeforeRunTask?.bind(runner)
+  runner.onBeforeRunTask = async (test) => {
+    await beforeRun?.(test)
+    if (settings.runDeadline !== null && Date.now() >= settings.runDeadline && (test.mode === 'run' || test.mode === 'queued')) {
+      test.mode = 'skip'
+      test.result = { state: 'skip', note: 'not run: the run deadline (vitest-watchdog runTimeout) had passed' } as Task['result']
+    }
+  }
+
+  if (settings.leaks !== 'off') installLeakChecks(runner, settings.leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
+
+  const collected = runner.onCollected?.bind(runner)
+  runner.onCollected = (files) => {
+    for (const file of files) forEachSuite(file, (suite) => {
+      const hooks = runner.constructor.getSuiteHooks(suite)
+      for (const kind of Object.keys(hooks ?? {})) {
+        const list = hooks![kind]
+        if (!Array.isArray(list) || !GUARDED_HOOKS.includes(kind)) continue
+        for (let i = 0; i < list.length; i++) list[i] = wrapHook(kind as HookKind, suite, list[i]!)
+      }
+    })
+    return collected?.(files)
+  }
+
+  function wrapHook(kind: HookKind, suite: Suite, hook: AnyFn): AnyFn {
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      return guarded(() => hookSpec(kind, suite, args), () => hook.apply(this, args))
+    }
+    // Vitest keeps cleanup settings on the hook function itself (symbol keys).
+    return Object.assign(wrapped, hook)
+  }
+
+  function hookSpec(kind: HookKind, suite: Suite, args: unknown[]): BrowserGuardSpec {
+    const fallback = { ms: defaultHookTimeout, source: 'Vitest hookTimeout' }
+    const common = { grace: settings.grace, root }
+    const test = (args[0] as { task?: Task } | undefined)?.task
+    if ((kind === 'beforeEach' || kind === 'afterEach') && test) {
+      const gate = signals.get(test)
+      return { ...common, subject: `Hook "${kind}" of test "${name(test)}"`, budget: budgetOf(test, fallback), file: test.file.filepath, name: name(test), abort: gate ? (reason) => gate.abort(reason) : undefined }
+    }
+    const where = suite.filepath !== undefined ? 'of the file' : `of describe "${suite.name}"`
+    return { ...common, subject: `Hook "${kind}" ${where}`, budget: budgetOf(suite, fallback), file: suite.file.filepath, name: `${kind} ${where}` }
+  }
+}
+
+function forEachSuite(suite: Suite, visit: (suite: Suite) => void): void {
+  visit(suite)
+  for (const task of suite.tasks) if (task.type === 'suite') forEachSuite(task as Suite, visit)
+}
+
+/**
+ * Timers a test left pending (leaks.ts), checked after its afterEach hooks,
+ * into the test's meta as in Node (the reporter reads them from there);
+ * `leaks: 'fail'` fails the test.
+ */
+function installLeakChecks(runner: PageRunner, pluginMode: LeakMode, map: (stacks: string[]) => Promise<MappedStack[]>): void {
+  // The watchdog's own module: its frames are never the user's.
+  const timers = new PageTimers(import.meta.url.split('?')[0]!)
+  timers.install()
+  const before = runner.onBeforeRunTask?.bind(runner)
+  runner.onBeforeRunTask = async (test) => {
+    await before?.(test)
+    timers.testStarted(test.id)
+  }
+  const after = runner.onAfterRunTask?.bind(runner)
+  runner.onAfterRunTask = async (test) => {
+    await after?.(test)
+    timers.testEnded(test.id)
+    const own = test.meta.leaks
+    const mode = own === undefined ? pluginMode : checkLeakMode('meta.leaks', own, `meta of test "${test.fullTestName || test.name}" (${test.file.name})`)
+    const leaked = timers.leaksOf(test.id)
+    if (mode === 'off' || leaked.length === 0) return
+    const mapped = await map(leaked.map((timer) => timer.stack)).catch(() => leaked.map(() => ({ location: null, stack: '' })))
+    const entries = leaked.map((timer, i) => ({ type: timer.type, location: mapped[i]?.location ?? null, stack: `${timer.type} created at\n${mapped[i]?.stack ?? ''}`, hint: TIMER_HINTS[timer.type], cleanup: TIMER_CLEANUP, ...(mode === 'fail' ? { failed: true } : {}) }))
+    test.meta[LEAKS_META_KEY] = entries
+    if (mode === 'fail' && test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, runner.config.root)] }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The main process's part of the ladder in browser mode. The page announces
+ * each guarded run through a browser command (src/browser/guard.ts); a run
+ * that has not ended at budget + grace is interrupted over CDP
+ * (interrupt.ts), and a page that does not answer is closed (stage kill).
+ * A run that ends in time costs one message each way and nothing else.
+ */
+import { relative } from 'node:path'
+import type { BrowserCommand, TestProject } from 'vitest/node'
+import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
+import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
+import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
+import { userLocation, userStack } from './source-map.js'
+
+interface CommandContext {
+  project: TestProject
+  sessionId: string
+  testPath: string | undefined
+  provider: { name: string; getCDPSession?: (sessionId: string) => Promise<CdpSession> }
+  /** Playwright's page, from the provider's command context. */
+  page?: { close(options?: object): Promise<void>; isClosed(): boolean }
+}
+
+/** A stop the main process decided alone: the page that would have reported it is gone. */
+export type HostStopSink = (project: TestProject, file: string, test: string, stop: Stop) => void
+
+/**
+ * Closing a page whose renderer is stuck: the browser tears the renderer
+ * down without asking it, which takes well under a second even under load.
+ */
+const CLOSE_BOUND_MS = 5_000
+
+interface Watched {
+  run: RunMessage
+  context: CommandContext
+  timer: ReturnType<typeof setTimeout>
+  /** How many times the page paused in another frame's run instead. */
+  elsewhere: number
+  /** When the main process learnt of the run (epoch ms). */
+  began: number
+  /** No debugger for this page: the stop waits NO_CDP_KILL_MARGIN_MS more before closing it. */
+  noCdpWait?: boolean
+}
+
+/**
+ * Without CDP nothing can look inside the page: a run still going 1 s after
+ * its page-side end (budget + grace) is not idle, so its page is closed.
+ */
+const NO_CDP_KILL_MARGIN_MS = 1_000
+
+/**
+ * Frames of one page share its thread: while another frame's run spins, this
+ * one cannot run, and is looked at again one grace period later, after that
+ * run's own stop. The same for a pause outside user code (the run's own end,
+ * due at the same moment, or Vitest's code). Past this many looks the page is
+ * not making progress.
+ */
+const ELSEWHERE_LOOKS = 10
+/** With grace 0, the next look still waits for the other run's stop to land (a stop takes a few ms). */
+const MIN_LOOK_AGAIN_MS = 100
+
+export class BrowserLadder {
+  private readonly runs = new Map<string, Watched>()
+  /** One debugger per page (a Vitest browser session), enabled at its first run while the page waits. */
+  private readonly debuggers = new Map<string, Promise<PageDebugger | null>>()
+
+  constructor(private readonly onHostStop: HostStopSink) {}
+
+  /** The commands the plugin registers for browser projects (`test.browser.commands`). */
+  commands(): Record<string, BrowserCommand<never>> {
+    return {
+      [RUN_COMMAND]: ((context: CommandContext, run: RunMessage) => this.started(context, run).then(() => undefined)) as unknown as BrowserCommand<never>,
+      [MAP_COMMAND]: ((context: CommandContext, stacks: string[]): MappedStack[] =>
+        stacks.map((stack) => ({ location: userLocation(context.project, stack, context.project.config.root), stack: userStack(context.project, stack) }))) as unknown as BrowserCommand<never>,
+      [DONE_COMMAND]: ((context: CommandContext, { frame, seq }: { frame: string; seq: number }) => this.ended(context, frame, seq)) as unknown as BrowserCommand<never>,
+    }
+  }
+
+  private key(context: CommandContext, frame: string, seq: number): string {
+    return `${context.sessionId}\0${frame}\0${seq}`
+  }
+
+  /**
+   * Armed at once (the run's `done` may be in the same chunk of the socket,
+   * handled before any await here returns); answers once the page's debugger
+   * is ready: the page's first run waits for that answer.
+   */
+  private started(context: CommandContext, run: RunMessage): Promise<unknown> {
+    if (run.budget !== 0) this.arm(this.key(context, run.frame, run.seq), { run, context, elsewhere: 0 }, run.budget + run.grace)
+    return this.debuggerOf(context)
+  }
+
+  private arm(key: string, watched: Omit<Watched, 'timer' | 'began'> & { began?: number }, ms: number): void {
+    const timer = setTimeout(() => void this.stop(key), ms)
+    // The watchdog is never the reason the main process stays alive.
+    timer.unref()
+    this.runs.set(key, { began: Date.now(), ...watched, timer })
+  }
+
+  private debuggerOf(context: CommandContext): Promise<PageDebugger | null> {
+    let found = this.debuggers.get(context.sessionId)
+    if (!found) {
+      const { provider, sessionId } = context
+      found = provider.getCDPSession ? PageDebugger.open(() => provider.getCDPSession!(sessionId)).catch(() => null) : Promise.resolve(null)
+      this.debuggers.set(sessionId, found)
+    }
+    return found
+  }
+
+  private ended(context: CommandContext, frame: string, seq: number): void {
+    const key = this.key(context, frame, seq)
+    const watched = this.runs.get(key)
+    if (!watched) return
+    clearTimeout(watched.timer)
+    this.runs.delete(key)
+  }
+
+  private async stop(key: string): Promise<void> {
+    const due = this.runs.get(key)
+    if (!due) return
+    const pageDebugger = await this.debuggerOf(due.context)
+    if (pageDebugger) await pageDebugger.exclusive(() => this.stopNow(key, due, pageDebugger))
+    else await this.stopNow(key, due, null)
+  }
+
+  private async stopNow(key: string, due: Watched, pageDebugger: PageDebugger | null): Promise<void> {
+    // A stop queued behind another may find its run ended, stopped or re-armed by it.
+    if (this.runs.get(key) !== due) return
+    const watched = due
+    const { context, run } = watched
+    // The entry stays while the stop is under way: the run's `done` may come
+    // meanwhile (it ended by its own timer), and then nothing more is done.
+    const stillDue = () => this.runs.get(key) === watched
+    if (!pageDebugger) {
+      // No CDP (Firefox, WebKit): the page's own never-settled timer, due now,
+      // ends an idle run; only a run still going a while later is closed.
+      if (!watched.noCdpWait) this.arm(key, { ...watched, noCdpWait: true }, NO_CDP_KILL_MARGIN_MS)
+      else {
+        this.runs.delete(key)
+        await this.kill(watched, 'blocked-outside-js', 'this browser has no Chrome DevTools Protocol')
+      }
+      return
+    }
+    const outcome = await pageDebugger.interrupt(context.project, run.frame, run.seq)
+    if (outcome.kind === 'stopped') {
+      // Concurrent tests: the stopped run may be a sibling of the one whose
+      // deadline passed; the others' clocks started again in the page.
+      const stoppedKey = this.key(context, run.frame, outcome.seq)
+      const stopped = this.runs.get(stoppedKey)
+      if (stopped) clearTimeout(stopped.timer)
+      this.runs.delete(stoppedKey)
+      for (const seq of outcome.restarted) {
+        const siblingKey = this.key(context, run.frame, seq)
+        const sibling = this.runs.get(siblingKey)
+        if (!sibling) continue
+        clearTimeout(sibling.timer)
+        this.arm(siblingKey, { run: sibling.run, context: sibling.context, elsewhere: 0 }, sibling.run.budget + sibling.run.grace)
+      }
+      return
+    }
+    if (!stillDue()) return
+    if (outcome.kind === 'ended') {
+      this.runs.delete(key)
+      return
+    }
+    if ((outcome.kind === 'elsewhere' || outcome.kind === 'no-user-frame') && watched.elsewhere < ELSEWHERE_LOOKS) {
+      this.arm(key, { ...watched, elsewhere: watched.elsewhere + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
+      return
+    }
+    this.runs.delete(key)
+    if (outcome.kind === 'unanswered') await this.kill(watched, 'blocked-outside-js', outcome.why)
+    else await this.kill(watched, 'unconfirmed', outcome.kind === 'elsewhere' ? 'the page kept pausing in another frame' : 'the page kept pausing outside user code')
+  }
+
+  /**
+   * Stage kill: the page did not pause or did not answer (a renderer stuck
+   * in native code, a synchronous request that never returns, a crashed
+   * tab). It is closed; Vitest then fails the run ("Browser connection was
+   * closed"), and the stop goes into the report from here, since the page
+   * can no longer send the test's result.
+   */
+  private async kill(watched: Watched, reason: StopReason, why: string): Promise<void> {
+    const { context, run } = watched
+    const { vitest } = context.project
+    const stop: Stop = {
+      subject: run.subject,
+      stage: 'kill',
+      reason,
+      killAfter: run.budget,
+      budgetSource: run.budgetSource,
+      grace: run.grace,
+      elapsedMs: Date.now() - watched.began,
+      location: null,
+      stack: '',
+      inPage: true,
+    }
+    vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} (${why})`)
+    this.onHostStop(context.project, run.file, run.name, stop)
+    this.debuggers.delete(context.sessionId)
+    for (const [key, other] of this.runs) {
+      if (other.context.sessionId !== context.sessionId) continue
+      clearTimeout(other.timer)
+      this.runs.delete(key)
+    }
+    await bounded(context.page?.close() ?? Promise.resolve(), 'closing the page', CLOSE_BOUND_MS).catch(() => {})
+  }
+}
