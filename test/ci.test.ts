@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { WatchdogReport } from '../src/index.js'
-import { statFields } from '../src/shared/process-tree.js'
+import { descendantsOf } from '../src/shared/process-tree.js'
 import { hangOf, outcomeOf, runFixture, type FixtureRun } from './support/run-fixture.js'
 
 const repo = resolve(import.meta.dirname, '..')
@@ -74,14 +74,13 @@ test('shards: two blob shards merge into one watchdog report covering both', asy
 
 /** The sigterm fixture's `sleep 1888` (no other fixture uses that duration) is in the process table. */
 /**
- * `count` of the fixture's blocked sleeps are running in the run of Vitest
- * process `vitest` (its session: runFixture starts it detached), not in
- * another run going on beside it.
+ * `count` of the fixture's blocked sleeps are running below Vitest process
+ * `vitest`, not in another run going on beside it.
  */
 function sleeping(vitest: ChildProcess, count = 1): boolean {
-  return readdirSync('/proc').filter((pid) => {
+  return descendantsOf(vitest.pid!).filter((pid) => {
     try {
-      return /^\d+$/.test(pid) && statFields(Number(pid))?.[3] === String(vitest.pid) && readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('/bin/sh\0-c\0sleep 1888')
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('/bin/sh\0-c\0sleep 1888')
     } catch {
       return false
     }

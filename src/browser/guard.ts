@@ -14,23 +14,11 @@
 import type { ClaimAnswer, RunMessage, Verdict } from '../shared/browser-protocol.js'
 import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
-import type { Budget } from '../worker/budget.js'
+import type { GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetTimeout } from '../shared/clock.js'
 
-export interface BrowserGuardSpec {
-  subject: string
-  budget: Budget
-  grace: number
-  root: string
-  file: string
-  name: string
-  /** A stack line pointing at the definition, for stops with no stuck frame. */
-  definedAt?: string
-  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
-  definition?: { file: string; line: number }
-  abort?: (reason: TestStoppedError) => void
-  expire?: () => void
-}
+/** In a page, a guarded run is told only what every guard is told. */
+export type BrowserGuardSpec = GuardSpecBase
 
 type Outcome =
   | { kind: 'settled'; ok: true; value: unknown }

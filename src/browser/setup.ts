@@ -12,9 +12,9 @@ import { checkLeakMode } from '../shared/options.js'
 import { LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
 import { leakError, WatchdogUnsupportedVitestError } from '../shared/errors.js'
-import { DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
-import { GatedSignal } from '../worker/cancel-gate.js'
-import { resolveBudget, type Budget } from '../worker/budget.js'
+import { DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { GatedSignal } from '../shared/cancel-gate.js'
+import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { BrowserGuard, type BrowserGuardSpec } from './guard.js'
 
 type AnyFn = (...args: unknown[]) => unknown
@@ -98,7 +98,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   const extend = runner.extendTaskContext?.bind(runner)
   runner.extendTaskContext = (context) => {
     const extended = extend ? extend(context) : context
-    // The test's own signal, gated as in Node (worker/cancel-gate.ts): the abort stage gives it grace to settle.
+    // The test's own signal, gated as in Node (shared/cancel-gate.ts): the abort stage gives it grace to settle.
     const gated = new GatedSignal(extended.signal)
     signals.set(extended.task, gated)
     extended.signal = gated.signal
@@ -126,9 +126,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   runner.importFile = (filepath, source) => {
     if (source !== 'collect') return importFile(filepath, source)
     const file = filepath.startsWith(`${root}/`) ? filepath.slice(root.length + 1) : filepath
-    const budget: Budget = settings.importKillAfter !== null
-      ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
-      : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
+    const budget = importBudget(settings)
     return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: settings.grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
   }
 

@@ -1,6 +1,6 @@
 import type { RunnerTaskResult, RunnerTestCase } from 'vitest'
 import type { Continuation } from '../shared/journal.js'
-import { retryCount } from './test-task.js'
+import { retryCount } from '../shared/test-task.js'
 
 /**
  * A resumed worker: a test whose worker died during an attempt goes on where

@@ -15,7 +15,7 @@ import { TestStoppedError } from '../shared/errors.js'
 import type { SuiteHookKind } from '../shared/journal.js'
 import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
-import type { Budget } from './budget.js'
+import type { GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from '../shared/clock.js'
 import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
@@ -28,27 +28,11 @@ import { stuckLocation } from './stuck-location.js'
  */
 const DELIVERY_FALLBACK_MS = 10_000
 
-export interface GuardSpec {
-  /** Names what is stopped, first word of the error: "Test", 'Hook "beforeEach"', 'Import of "a.test.ts"'. */
-  subject: string
-  budget: Budget
-  grace: number
-  root: string
-  /** Who is running, for the main process. */
-  file: string
-  name: string
+export interface GuardSpec extends GuardSpecBase {
   /** The test this run belongs to (body, beforeEach/afterEach, onTestFinished): a worker dying in it fails that test. */
   test?: string
   /** A suite-level hook: a worker dying in it fails that suite only. */
   suite?: { id: string; hook: SuiteHookKind }
-  /** A stack line pointing at the definition, for stops with no stuck frame. */
-  definedAt?: string
-  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
-  definition?: { file: string; line: number }
-  /** The abort stage: abort what the guarded code listens to. Absent: there is nothing to abort. */
-  abort?: (reason: TestStoppedError) => void
-  /** Called when the abort stage expires on an idle thread, before the guard gives up on the run. */
-  expire?: () => void
 }
 
 type Outcome =

@@ -17,12 +17,12 @@ import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTest
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
 import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
-import { checkLeakMode, DEFAULT_GRACE_MS, DEFAULT_IMPORT_KILL_AFTER_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
+import { checkLeakMode, DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { isWatchdogPool } from '../shared/pools.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
-import { resolveBudget, type Budget } from './budget.js'
+import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
-import { GatedSignal } from './cancel-gate.js'
+import { GatedSignal } from '../shared/cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
 import { Continuations } from './continue-attempts.js'
 import { nameProject } from './project-name.js'
@@ -32,7 +32,7 @@ import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
-import { fullTestName, retryCount } from './test-task.js'
+import { fullTestName, retryCount } from '../shared/test-task.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -164,9 +164,7 @@ export default class WatchdogRunner extends TestRunner {
     const name = relative(this.config.root, filepath)
     return this.guarded(() => {
       const { settings } = this.setup()
-      const budget: Budget = settings.importKillAfter !== null
-        ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
-        : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
+      const budget = importBudget(settings)
       return { ...this.common(), subject: `Import of "${name}"`, budget, file: filepath, name: IMPORT_RUN_NAME }
     }, () => super.importFile(filepath, source))
   }

@@ -1,11 +1,44 @@
 import type { RunnerTestCase, RunnerTestSuite } from 'vitest'
-import { checkDuration, type WorkerSettings } from '../shared/options.js'
+import type { TestStoppedError } from './errors.js'
+import { checkDuration, DEFAULT_IMPORT_KILL_AFTER_MS, type WorkerSettings } from './options.js'
 import { fullTestName } from './test-task.js'
 
+/**
+ * How long a guarded run may take before the ladder starts, and which
+ * setting said so: the same rules in a Node worker (worker/runner.ts) and in
+ * a browser page (browser/setup.ts).
+ */
 export interface Budget {
   ms: number
   /** Where the value came from, for messages. */
   source: string
+}
+
+/** What a guard (worker/guard.ts in a Node worker, browser/guard.ts in a page) is told about the code it runs. */
+export interface GuardSpecBase {
+  /** Names what is stopped, first word of the error: "Test", 'Hook "beforeEach"', 'Import of "a.test.ts"'. */
+  subject: string
+  budget: Budget
+  grace: number
+  root: string
+  /** Who is running, for the main process. */
+  file: string
+  name: string
+  /** A stack line pointing at the definition, for stops with no stuck frame. */
+  definedAt?: string
+  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
+  definition?: { file: string; line: number }
+  /** The abort stage: abort what the guarded code listens to. Absent: there is nothing to abort. */
+  abort?: (reason: TestStoppedError) => void
+  /** Called when the abort stage expires on an idle thread, before the guard gives up on the run. */
+  expire?: () => void
+}
+
+/** The budget of a test file's import. */
+export function importBudget(settings: WorkerSettings): Budget {
+  return settings.importKillAfter !== null
+    ? { ms: settings.importKillAfter, source: 'watchdog({ importKillAfter })' }
+    : { ms: DEFAULT_IMPORT_KILL_AFTER_MS, source: 'the default import budget' }
 }
 
 interface TagDefinition {
