@@ -14,7 +14,7 @@
 import type { ClaimAnswer, RunMessage, Verdict } from '../shared/browser-protocol.js'
 import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
-import type { GuardSpecBase } from '../shared/budget.js'
+import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetTimeout } from '../shared/clock.js'
 
 /** In a page, a guarded run is told only what every guard is told. */
@@ -181,19 +181,7 @@ export class BrowserGuard {
   }
 
   private stopped(me: Active, stage: Stage, reason: StopReason, verdict?: Verdict): TestStoppedError {
-    const { spec } = me
-    return new TestStoppedError({
-      subject: spec.subject,
-      stage,
-      reason,
-      killAfter: spec.budget.ms,
-      budgetSource: spec.budget.source,
-      grace: spec.grace,
-      elapsedMs: absoluteNow() - me.began,
-      location: verdict?.location ?? null,
-      stack: verdict?.stack || spec.definedAt || '',
-      hadSignal: !!spec.abort,
-      inPage: true,
-    }, spec.root)
+    return stoppedError(me.spec, me.began, stage, reason, verdict, { inPage: true })
   }
+
 }

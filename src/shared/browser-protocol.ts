@@ -6,6 +6,7 @@
  * installed on the tester frame's `window` under BROWSER_ENDPOINT_KEY.
  */
 import type { SourceLocation } from './stop.js'
+import type { RunAnnouncement } from './journal.js'
 
 /** Command names: Vitest allows letters, digits, `$` and `_` only. */
 export const RUN_COMMAND = '__vitest_watchdog_run'
@@ -15,17 +16,9 @@ export const MAP_COMMAND = '__vitest_watchdog_map'
 export const BROWSER_ENDPOINT_KEY = '__vitest_watchdog_browser__'
 
 /** A guarded run begins: the main process arms its stop at budget + grace. */
-export interface RunMessage {
+export interface RunMessage extends RunAnnouncement {
   /** The tester frame's own id: several frames of one page share its thread, and count runs from 1 each. */
   frame: string
-  seq: number
-  budget: number
-  /** Where the budget came from, for the words of a stop decided in the main process. */
-  budgetSource: string
-  grace: number
-  subject: string
-  file: string
-  name: string
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { RunnerTestCase, RunnerTestSuite } from 'vitest'
-import type { TestStoppedError } from './errors.js'
+import { TestStoppedError } from './errors.js'
+import { absoluteNow } from './clock.js'
+import type { SourceLocation, Stage, Stop, StopReason } from './stop.js'
 import { checkDuration, DEFAULT_IMPORT_KILL_AFTER_MS, type WorkerSettings } from './options.js'
 import { fullTestName } from './test-task.js'
 
@@ -32,6 +34,27 @@ export interface GuardSpecBase {
   abort?: (reason: TestStoppedError) => void
   /** Called when the abort stage expires on an idle thread, before the guard gives up on the run. */
   expire?: () => void
+}
+
+/**
+ * The error a guarded run fails with when the ladder stopped it: the same
+ * shape from a Node worker and from a page. `found`: where it was stuck, when
+ * the interrupt saw it; otherwise the definition's line stands in.
+ */
+export function stoppedError(spec: GuardSpecBase, began: number, stage: Stage, reason: StopReason, found: { location: SourceLocation | null; stack: string } | undefined, extra: Partial<Stop> = {}): TestStoppedError {
+  return new TestStoppedError({
+    subject: spec.subject,
+    stage,
+    reason,
+    killAfter: spec.budget.ms,
+    budgetSource: spec.budget.source,
+    grace: spec.grace,
+    elapsedMs: absoluteNow() - began,
+    location: found?.location ?? null,
+    stack: found?.stack || spec.definedAt || '',
+    hadSignal: !!spec.abort,
+    ...extra,
+  }, spec.root)
 }
 
 /** The budget of a test file's import. */

@@ -50,20 +50,25 @@ export const JOURNAL_VERSION = 1
 
 export type SuiteHookKind = 'beforeAll' | 'afterAll'
 
-/** A guarded run starts: a test body, a hook or the import of a file. */
-export interface RunLine {
-  kind: 'run'
-  /** Unique within the worker. */
+/** What the main process is told of a guarded run, from a Node worker (RunLine) or a page (browser-protocol.ts, RunMessage). */
+export interface RunAnnouncement {
+  /** Unique within the worker (or the page's frame). */
   seq: number
-  /** Epoch ms, from the worker's clock (the main process compares it with its own). */
-  at: number
   /** ms; 0: no budget, nothing to watch. */
   budget: number
+  /** Where the budget came from, for the words of a stop decided in the main process. */
   budgetSource: string
   grace: number
   subject: string
   file: string
   name: string
+}
+
+/** A guarded run starts: a test body, a hook or the import of a file. */
+export interface RunLine extends RunAnnouncement {
+  kind: 'run'
+  /** Epoch ms, from the worker's clock (the main process compares it with its own). */
+  at: number
   /** The run can be told to abort (a test's signal). */
   hadSignal: boolean
   /** The test it belongs to (its body, a beforeEach/afterEach, onTestFinished). */

@@ -15,7 +15,7 @@ import { TestStoppedError } from '../shared/errors.js'
 import type { SuiteHookKind } from '../shared/journal.js'
 import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
-import type { GuardSpecBase } from '../shared/budget.js'
+import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from '../shared/clock.js'
 import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
@@ -260,19 +260,8 @@ export class Guard {
   }
 
   private stopped(me: Active, stage: Stage, reason: StopReason): TestStoppedError {
-    const { spec, claim } = me
-    return new TestStoppedError({
-      subject: spec.subject,
-      stage,
-      reason,
-      killAfter: spec.budget.ms,
-      budgetSource: spec.budget.source,
-      grace: spec.grace,
-      elapsedMs: absoluteNow() - me.began,
-      location: claim?.location ?? null,
-      stack: claim?.stack || spec.definedAt || '',
-      hadSignal: !!spec.abort,
-      ...(claim && claim.concurrent > 0 ? { concurrent: claim.concurrent } : {}),
-    }, spec.root)
+    const { claim } = me
+    return stoppedError(me.spec, me.began, stage, reason, claim ?? undefined, claim && claim.concurrent > 0 ? { concurrent: claim.concurrent } : {})
   }
+
 }
