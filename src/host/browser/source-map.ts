@@ -16,10 +16,15 @@ interface Frame {
   method: string
 }
 
-/** Columns come back 0-based from Vitest's mapping; V8 stacks, Node's reports and editors count from 1. */
+/**
+ * V8 stacks, Node's reports and editors count columns from 1. Vitest 4's
+ * mapping gives them 0-based, Vitest 5's 1-based (seen: the same stuck
+ * `while` at column 3 read as 2 and as 3).
+ */
 function framesOf(project: TestProject, stack: string): Frame[] {
   const browser = (project as unknown as { browser?: { parseStacktrace(stack: string): Frame[] } }).browser
-  return (browser?.parseStacktrace(stack) ?? []).map((frame) => ({ ...frame, column: frame.column + 1 }))
+  const shift = Number(project.vitest.version.split('.')[0]) < 5 ? 1 : 0
+  return (browser?.parseStacktrace(stack) ?? []).map((frame) => ({ ...frame, column: frame.column + shift }))
 }
 
 function isUser(frame: Frame): boolean {
