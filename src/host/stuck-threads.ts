@@ -49,15 +49,7 @@ export function exitNow(code: number): void {
  */
 export function leaveBehind(thread: Worker | undefined, what: string): void {
   if (!thread) return
-  thread.unref()
-  // Its stdout and stderr, piped to Vitest's, wait for data on the thread's
-  // internal port, and a stream waiting for data keeps that port referenced
-  // (Node's ReadableWorkerStdio): unref() on the Worker leaves it so, and the
-  // process would stay up after Vitest closed. The port is private: found by
-  // its symbol's name, and when a Node version names it otherwise, Vitest's
-  // close timeout (teardownTimeout) still ends the wait.
-  const port = Object.getOwnPropertySymbols(thread).find((symbol) => symbol.description === 'kPort')
-  ;(port && (thread as unknown as Record<symbol, { unref?: () => void } | undefined>)[port])?.unref?.()
+  unrefThread(thread)
   stuck.add(thread)
   thread.once('exit', () => stuck.delete(thread))
   descriptions.set(thread, what)
@@ -67,6 +59,20 @@ export function leaveBehind(thread: Worker | undefined, what: string): void {
     // listener (added when the run started): the report is complete first.
     process.on('exit', exitWithoutJoin)
   }
+}
+
+/** A thread that must not keep the run alive, whatever it does (left behind, or spinning where it cannot be terminated). */
+export function unrefThread(thread: Worker | undefined): void {
+  if (!thread) return
+  thread.unref()
+  // Its stdout and stderr, piped to Vitest's, wait for data on the thread's
+  // internal port, and a stream waiting for data keeps that port referenced
+  // (Node's ReadableWorkerStdio): unref() on the Worker leaves it so, and the
+  // process would stay up after Vitest closed. The port is private: found by
+  // its symbol's name, and when a Node version names it otherwise, Vitest's
+  // close timeout (teardownTimeout) still ends the wait.
+  const port = Object.getOwnPropertySymbols(thread).find((symbol) => symbol.description === 'kPort')
+  ;(port && (thread as unknown as Record<symbol, { unref?: () => void } | undefined>)[port])?.unref?.()
 }
 
 /** How many threads are left behind and still running. */

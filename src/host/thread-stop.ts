@@ -9,7 +9,7 @@ import type { Worker as NodeWorker } from 'node:worker_threads'
 import type { ThreadsPoolWorker, VmThreadsPoolWorker } from 'vitest/node'
 import { unrefTimer } from '../shared/clock.js'
 import { killTree } from '../shared/process-tree.js'
-import { leaveBehind } from './stuck-threads.js'
+import { leaveBehind, unrefThread } from './stuck-threads.js'
 
 /**
  * How long terminating a stuck test thread may take. A thread blocked in a
@@ -43,7 +43,7 @@ export function threadIdOf(worker: ThreadWorker): number | undefined {
 export async function stopThread(worker: ThreadWorker, children: readonly number[], abandon: boolean, what: string): Promise<'terminated' | 'abandoned' | 'not-terminated'> {
   for (const pid of children) killTree(pid)
   if (abandon) {
-    threadOf(worker)?.unref()
+    unrefThread(threadOf(worker))
     return 'abandoned'
   }
   const terminated = await Promise.race([
