@@ -11,7 +11,7 @@ test('a page blocked outside JavaScript (a synchronous request that never return
   expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null })
   expect(run.report?.hangs).toHaveLength(1)
   expect(run.output).toContain('vitest-watchdog: blocked.test.ts > blocks in a synchronous request that never returns: Test stopped by vitest-watchdog at stage "kill"')
-  expect(run.output).toContain('The page did not pause within the grace period: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed. (Debugger.pause: no answer within 2000ms)')
+  expect(run.output).toContain('The page did not answer, and its JavaScript could not be terminated: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed. (Runtime.terminateExecution: no answer within 2000ms)')
   // Vitest fails the file whose page went away: its results are not kept (see README, "Browser mode").
   expect(run.output).toContain('Browser connection was closed while running tests')
 })

@@ -37,9 +37,11 @@ test("the browser carries the run's mark, so no chromium process may outlive the
   expect(chromiumSeen).toBeGreaterThan(0)
 })
 
+// The stuck line comes from the page's CPU profile, which records lines, not
+// columns: the column is where the line's code starts.
 const interrupted = [
-  { file: 'sync-loop.test.ts', test: 'spins forever', line: 9, column: 3 },
-  { file: 'catch-all.test.ts', test: 'swallows every error', line: 4, column: 20 },
+  { file: 'sync-loop.test.ts', test: 'spins forever', line: 10, column: 3 },
+  { file: 'catch-all.test.ts', test: 'swallows every error', line: 4, column: 3 },
   { file: 'microtask-loop.test.ts', test: 'awaits in a loop that never ends', line: 5, column: 5 },
 ]
 
@@ -80,13 +82,13 @@ test('a hung beforeEach is interrupted at its line, fails its test, and the file
 
 test('the run ends with a failure exit code, a code frame at the stuck line, and every test accounted for', () => {
   expect(run.code).toBe(1)
-  expect(run.output).toMatch(/❯ .*sync-loop\.test\.ts:9:\d+\n(.*\n){2}.*9\|\s+while \(true\) \{/)
+  expect(run.output).toMatch(/❯ .*sync-loop\.test\.ts:10:\d+\n(.*\n){2}.*10\|\s+while \(true\) n\+\+/)
   expect(run.report?.hangs).toHaveLength(6)
   expect([...run.tests.values()].map((t) => t.status).sort()).toEqual([...Array(6).fill('failed'), ...Array(6).fill('passed')])
 })
 
 test('GitHub annotations point at the original stuck line, as in Node', () => {
   expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/never-settles\.test\.ts,line=1,col=1,title=vitest-watchdog%3A Test stopped at stage abort::waits on a promise that never settles: stopped at stage "abort" after \d+ms \(killAfter 400ms\) \(no JavaScript was running\)/)
-  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/sync-loop\.test\.ts,line=9,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::spins forever: stopped at stage "interrupt" after/)
+  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/sync-loop\.test\.ts,line=10,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::spins forever: stopped at stage "interrupt" after/)
   expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/hook\.test\.ts,line=5,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::Hook "beforeEach" of test "with a hung beforeEach > never gets to run": stopped at stage "interrupt" after/)
 })

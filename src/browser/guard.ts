@@ -4,14 +4,14 @@
  * the tester frame.
  *
  * Before the guarded code starts, the run is announced to the main process
- * (a browser command over Vitest's WebSocket, sent before the macrotask
- * boundary below: a page that spins from the first line can send nothing
- * after it). The page owns stage `abort` (its own timers, which fire only
- * while the page is idle or cooperative); `interrupt` is the main process's
- * (host/browser/): it pauses the page over CDP, asks `claim` here, terminates
- * the running JavaScript and calls `deliver`.
+ * (setup.ts says how; sent before the macrotask boundary below: a page that
+ * spins from the first line can send nothing after it). The page owns stage
+ * `abort` (its own timers, which fire only while the page is idle or
+ * cooperative); `interrupt` is the main process's (host/browser/): a page
+ * that does not answer has its running JavaScript terminated over CDP, and
+ * `stop` here is told where it was.
  */
-import type { ClaimAnswer, RunMessage, Verdict } from '../shared/browser-protocol.js'
+import type { RunMessage, StopAnswer, Verdict } from '../shared/browser-protocol.js'
 import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
@@ -53,12 +53,27 @@ const boundary = (() => {
 })()
 
 /**
- * The first run of a frame waits for the main process to have the page's
- * debugger ready (it can be enabled only while the page is idle). The main
- * process bounds that at 2 s; past this the run goes on without it, with
- * stage abort only, rather than hang on a main process that is gone.
+ * The first run announced by a Vitest browser command waits for the main
+ * process to have its CDP session on the page ready (interrupt needs it
+ * before anything spins). The main process bounds that at 2 s; past this the
+ * run goes on without it, with stage abort only, rather than hang on a main
+ * process that is gone.
  */
 const READY_BOUND_MS = 5_000
+
+/**
+ * A timer more than this late found the page's thread held: a timer of an
+ * idle page fires within a few ms of its time.
+ */
+const LATE_EXPIRY_MS = 100
+
+/**
+ * How long a run whose expiry came late waits for the main process's verdict.
+ * After terminating the stuck code the main process reads the profile and
+ * calls the page: tens of ms; 2 s is the bound it gives any answer of the
+ * page (host/browser/interrupt.ts), and past it the run ends at stage abort.
+ */
+const HOST_VERDICT_WAIT_MS = 2_000
 
 export class BrowserGuard {
   private readonly active = new Map<number, Active>()
@@ -66,9 +81,15 @@ export class BrowserGuard {
   private ready = false
   readonly frame = crypto.randomUUID()
 
+  /**
+   * `announce` returns the answer to wait for before the first run, or null
+   * when the main process is known to be ready (setup.ts).
+   */
   constructor(
-    private readonly announce: (run: RunMessage) => Promise<unknown>,
+    private readonly announce: (run: RunMessage) => Promise<unknown> | null,
     private readonly ended: (seq: number) => void,
+    /** Whether the main process can stop this page's runs (it has a CDP session on the page). */
+    private readonly hostStops: () => boolean,
   ) {}
 
   async run<T>(spec: BrowserGuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
@@ -90,7 +111,7 @@ export class BrowserGuard {
     }
     this.active.set(me.seq, me)
     const announced = this.announce({ frame: this.frame, seq: me.seq, budget: spec.budget.ms, budgetSource: spec.budget.source, grace: spec.grace, subject: spec.subject, file: spec.file, name: spec.name })
-    if (!this.ready) {
+    if (announced && !this.ready) {
       let bound: ReturnType<typeof setTimeout> | undefined
       await Promise.race([announced, new Promise((r) => (bound = realSetTimeout(r, READY_BOUND_MS)))])
       realClearTimeout(bound)
@@ -133,15 +154,37 @@ export class BrowserGuard {
       me.aborted = true
       me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
     }, budget.ms))
-    me.timers.push(realSetTimeout(() => me.finish({ kind: 'expired' }), budget.ms + grace))
+    const due = absoluteNow() + budget.ms + grace
+    me.timers.push(realSetTimeout(() => {
+      // Late by more than a busy task's worth: the thread was held until
+      // now, most likely by this run's own code, which the main process has
+      // just terminated. Its verdict (with the stuck line) comes next; ending
+      // the run here at stage abort would lose it.
+      if (this.hostStops() && absoluteNow() - due > LATE_EXPIRY_MS) {
+        me.timers.push(realSetTimeout(() => me.finish({ kind: 'expired' }), HOST_VERDICT_WAIT_MS))
+        return
+      }
+      me.finish({ kind: 'expired' })
+    }, budget.ms + grace))
   }
 
-  /** Asked by the main process while the page is paused: nothing can race with it. */
-  claim(frame: string, seq: number, stuck: { file: string; line: number } | null): ClaimAnswer {
-    if (frame !== this.frame) return { state: 'elsewhere' }
-    const due = this.active.get(seq)
-    if (!due || due.outcome || due.claimed) return { state: 'ended' }
-    const run = this.culpritOf(stuck) ?? due
+  /** Asked by the main process: the page answering means no code of the run is running now. */
+  state(seq: number): 'running' | 'ended' {
+    const run = this.active.get(seq)
+    return run && !run.outcome && !run.claimed ? 'running' : 'ended'
+  }
+
+  /**
+   * The page's running JavaScript was terminated: the run it belonged to fails
+   * at stage interrupt. That may not be run `seq`, whose deadline led the main
+   * process here: a concurrent sibling may be the one that spun, and `seq`
+   * itself may have ended in the moment between termination and this call.
+   */
+  stop(seq: number, stuck: { file: string; line: number } | null, verdict: Verdict): StopAnswer {
+    const running = [...this.active.values()].filter((run) => !run.outcome && !run.claimed)
+    const due = running.find((run) => run.seq === seq)
+    const run = running.length === 1 ? running[0] : (this.culpritOf(running, stuck) ?? due)
+    if (!run) return { state: 'ended' }
     run.claimed = true
     for (const timer of run.timers) realClearTimeout(timer)
     // The siblings lost the page's thread while it spun: their clocks start again.
@@ -152,32 +195,24 @@ export class BrowserGuard {
       this.arm(other)
       restarted.push(other.seq)
     }
-    return { state: 'claimed', seq: run.seq, restarted }
+    run.finish({ kind: 'verdict', verdict })
+    return { state: 'stopped', seq: run.seq, restarted }
   }
 
   /**
    * Among concurrent runs, the one whose `test(` line is the closest above the
-   * stuck line in its file (as worker/guard.ts does in Node); null when there
-   * is one run, or it cannot be told.
+   * stuck line in its file (as worker/guard.ts does in Node); null when it
+   * cannot be told.
    */
-  private culpritOf(stuck: { file: string; line: number } | null): Active | null {
-    if (!stuck || this.active.size < 2) return null
+  private culpritOf(running: Active[], stuck: { file: string; line: number } | null): Active | null {
+    if (!stuck) return null
     let best: Active | null = null
-    for (const run of this.active.values()) {
+    for (const run of running) {
       const at = run.spec.definition
-      if (!at || at.file !== stuck.file || at.line > stuck.line || run.outcome) continue
+      if (!at || at.file !== stuck.file || at.line > stuck.line) continue
       if (!best || at.line > best.spec.definition!.line) best = run
     }
     return best
-  }
-
-  /** The claimed run's JavaScript was terminated: it fails at stage interrupt. */
-  deliver(frame: string, seq: number, verdict: Verdict): boolean {
-    if (frame !== this.frame) return false
-    const run = this.active.get(seq)
-    if (!run?.claimed) return false
-    run.finish({ kind: 'verdict', verdict })
-    return true
   }
 
   private stopped(me: Active, stage: Stage, reason: StopReason, verdict?: Verdict): TestStoppedError {

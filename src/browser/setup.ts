@@ -7,7 +7,7 @@
  * the test file's import run under a BrowserGuard (guard.ts), and Vitest's own
  * default timeouts are switched off in favour of the ladder.
  */
-import { BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
+import { BROWSER_BINDING, BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
 import { checkLeakMode } from '../shared/options.js'
 import { LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
@@ -72,9 +72,33 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null }
   // Failing to announce a run (the main process is gone) must not fail the test.
   const send = (name: string, payload: unknown) => commands.triggerCommand(name, [payload]).catch(() => {})
-  const guard = new BrowserGuard((run) => send(RUN_COMMAND, run), (seq) => void send(DONE_COMMAND, { frame: guard.frame, seq }))
-  const endpoint: BrowserEndpoint = { claim: (frame, seq, stuck) => guard.claim(frame, seq, stuck), deliver: (frame, seq, verdict) => guard.deliver(frame, seq, verdict) }
-  Object.defineProperty(globalThis, BROWSER_ENDPOINT_KEY, { value: endpoint, configurable: true })
+  const top = topWindow()
+  // The main process's binding, once it has a CDP session on the page: one
+  // message per call, no answer, where a browser command is a WebSocket
+  // round trip through Vitest. Before it exists (the page's first run) and
+  // in browsers without CDP, the commands carry the runs.
+  const binding = () => top[BROWSER_BINDING] as ((payload: string) => void) | undefined
+  const post = (message: BindingMessage): boolean => {
+    const call = binding()
+    if (typeof call !== 'function') return false
+    call(JSON.stringify(message))
+    return true
+  }
+  const guard = new BrowserGuard(
+    (run) => (post({ kind: 'run', run }) ? null : send(RUN_COMMAND, run)),
+    (seq) => void (post({ kind: 'done', frame: guard.frame, seq }) || send(DONE_COMMAND, { frame: guard.frame, seq })),
+    () => typeof binding() === 'function',
+  )
+  // The main process's evaluation runs in the top window's realm: what it
+  // passes is copied into this frame's, or Vitest would serialize the
+  // verdict's objects as instances of a foreign class. The answer goes the
+  // other way by value.
+  const own = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+  const endpoint: BrowserEndpoint = { state: (seq) => guard.state(seq), stop: (seq, stuck, verdict) => guard.stop(seq, own(stuck), own(verdict)) }
+  const registry = (top[BROWSER_ENDPOINT_KEY] ??= {}) as Record<string, BrowserEndpoint>
+  registry[guard.frame] = endpoint
+  // A frame that is gone must leave no function of its own behind for the main process to call.
+  ;(globalThis as unknown as { addEventListener(type: string, listener: () => void): void }).addEventListener('pagehide', () => delete registry[guard.frame])
 
   const root = runner.config.root
   const defaultTestTimeout = runner.config.testTimeout
@@ -174,6 +198,24 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     const where = suite.filepath !== undefined ? 'of the file' : `of describe "${suite.name}"`
     return { ...common, subject: `Hook "${kind}" ${where}`, budget: budgetOf(suite, fallback), file: suite.file.filepath, name: `${kind} ${where}` }
   }
+}
+
+/**
+ * The page's top window: the tester frames are same-origin with it, and it
+ * is where the main process's binding and evaluations are (Runtime.evaluate
+ * runs in the top frame). A tester opened on its own is its own top.
+ */
+function topWindow(): Record<string, unknown> {
+  try {
+    const top = (globalThis as unknown as { top?: Record<string, unknown> | null }).top
+    if (top) {
+      void top[BROWSER_BINDING]
+      return top
+    }
+  } catch {
+    // Cross-origin top (an embedding page): this frame is as far as can be reached.
+  }
+  return globalThis as unknown as Record<string, unknown>
 }
 
 function forEachSuite(suite: Suite, visit: (suite: Suite) => void): void {

@@ -1,9 +1,13 @@
 /**
  * What the page (src/browser/) and the main process (src/host/browser/) say
- * to each other in browser mode. The page journals each guarded run through
- * Vitest's browser commands (a WebSocket to the main process); the main
- * process, while the page is paused in the debugger, evaluates the endpoint
- * installed on the tester frame's `window` under BROWSER_ENDPOINT_KEY.
+ * to each other in browser mode. The page announces each guarded run through
+ * a CDP binding the main process installs on the top window
+ * (BROWSER_BINDING: one message, no answer), or, before the binding exists
+ * and in browsers without CDP, through Vitest's browser commands (a
+ * WebSocket round trip). The main process reaches the page through the
+ * endpoint registry the tester frames install on the top window under
+ * BROWSER_ENDPOINT_KEY (the frames are same-origin: one registry serves
+ * them all).
  */
 import type { SourceLocation } from './stop.js'
 import type { RunAnnouncement } from './journal.js'
@@ -14,6 +18,10 @@ export const DONE_COMMAND = '__vitest_watchdog_done'
 /** Maps creation stacks of leaked timers to the original source: the page has no source maps of its own. */
 export const MAP_COMMAND = '__vitest_watchdog_map'
 export const BROWSER_ENDPOINT_KEY = '__vitest_watchdog_browser__'
+/** The binding's name on the top window: a function taking one string, a JSON BindingMessage. */
+export const BROWSER_BINDING = '__vitest_watchdog_binding__'
+
+export type BindingMessage = { kind: 'run'; run: RunMessage } | { kind: 'done'; frame: string; seq: number }
 
 /** A guarded run begins: the main process arms its stop at budget + grace. */
 export interface RunMessage extends RunAnnouncement {
@@ -21,16 +29,11 @@ export interface RunMessage extends RunAnnouncement {
   frame: string
 }
 
-/**
- * Asked while the page is paused, in the frame it paused in: is run `seq` of
- * frame `frame` still running? `elsewhere`: the page paused in another frame
- * (whose run holds the thread, and has a deadline of its own).
- */
-export type ClaimAnswer =
-  /** `seq`: the run stopped (among concurrent tests, the one whose code is stuck); `restarted`: its siblings, whose clocks start again. */
-  | { state: 'claimed'; seq: number; restarted: number[] }
+/** The page's answer to a stop: the run stopped (among concurrent tests, the one whose code was stuck), or it had ended. */
+export type StopAnswer =
+  /** `seq`: the run stopped; `restarted`: its siblings, whose clocks start again. */
+  | { state: 'stopped'; seq: number; restarted: number[] }
   | { state: 'ended' }
-  | { state: 'elsewhere' }
 
 /** Given to the page after the stuck JavaScript was terminated: the run fails at stage interrupt with these. */
 export interface Verdict {
@@ -41,10 +44,20 @@ export interface Verdict {
   originalStack: string
 }
 
+/**
+ * A tester frame's endpoint. The registry on the top window holds one per
+ * live frame, by frame id (`Record<string, BrowserEndpoint>`): plain data,
+ * since a function of a frame that is gone must never be called.
+ */
 export interface BrowserEndpoint {
-  /** `stuck`: the first user frame of the pause, original coordinates: tells concurrent tests apart. */
-  claim(frame: string, seq: number, stuck: { file: string; line: number } | null): ClaimAnswer
-  deliver(frame: string, seq: number, verdict: Verdict): boolean
+  /** `running`: the run has not ended (the page answering means it is not running code now). */
+  state(seq: number): 'running' | 'ended'
+  /**
+   * The page's running JavaScript was terminated: fails the run at stage
+   * interrupt. `stuck`: the first user frame where it was (original
+   * coordinates), which tells concurrent tests apart.
+   */
+  stop(seq: number, stuck: { file: string; line: number } | null, verdict: Verdict): StopAnswer
 }
 
 

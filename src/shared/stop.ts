@@ -102,7 +102,7 @@ function reasonText(stop: Stop): string {
       return `${stop.hadSignal ? `Its signal was aborted and ignored for ${stop.grace}ms` : `It was still running ${stop.grace}ms after its budget`}, so the running JavaScript was terminated; the ${stop.inPage ? 'page' : 'worker'} goes on.`
     case 'blocked-outside-js':
       return stop.inPage
-        ? 'The page did not pause within the grace period: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed.'
+        ? 'The page did not answer, and its JavaScript could not be terminated: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed.'
         : 'The test thread did not pause within the grace period: it is blocked outside JavaScript (a system call such as execSync, or a native addon), so the worker was killed.'
     case 'child-killed':
       return 'It was blocked in a system call waiting on a child process (execSync, spawnSync): that process was killed, so the call returned; the worker goes on.'
@@ -112,7 +112,7 @@ function reasonText(stop: Stop): string {
         : `It was stuck inside a timer, I/O or hook callback (async id ${stop.asyncId}), where terminating JavaScript would crash Node, so the worker was killed.`
     case 'unconfirmed':
       return stop.inPage
-        ? 'The page kept pausing outside the test\'s own code, so it could not tell what to terminate, and the page was closed.'
+        ? "The page was idle, yet the run's own timers never ended it (the page stopped running its tasks), so the page was closed."
         : 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
     case 'inspector-unavailable':
       return "The worker's inspector could not be opened (does the test handle SIGUSR1 itself?), so the worker was killed."

@@ -1,27 +1,56 @@
 /**
- * Stage interrupt in browser mode: from the main process, over the Chrome
- * DevTools Protocol session the provider opens on the page
- * (`provider.getCDPSession`; with Playwright's Chromium a same-origin tester
- * iframe shares the page's renderer thread and session), pause the page, ask
- * the tester frame's endpoint (shared/browser-protocol.ts) whether the run may
- * be stopped, terminate only the running JavaScript, then tell the page the
- * verdict. The page and the rest of its file go on.
+ * Stage interrupt in browser mode, over the Chrome DevTools Protocol session
+ * the provider opens on the page (`provider.getCDPSession`; with Playwright's
+ * Chromium a same-origin tester iframe shares the page's renderer thread and
+ * session). A page whose run is past its deadline and that does not answer
+ * a trivial evaluation is running JavaScript: that JavaScript is terminated
+ * (`Runtime.terminateExecution` interrupts running code), the CPU profile the
+ * page records for the whole run says where it was (profile-stack.ts), and
+ * the page's endpoint (shared/browser-protocol.ts) is told the verdict. The
+ * page and the rest of its file go on.
+ *
+ * The page's debugger is never enabled: with a debugger attached V8 turns
+ * its compilation cache off, and every tester frame then compiled all of
+ * Vitest's client again (1.6x the wall time of plain browser mode). The
+ * same session carries the page's announcements of its runs, through a
+ * binding (one message each way is a WebSocket round trip through Vitest's
+ * browser commands otherwise).
  */
+import { readFileSync } from 'node:fs'
 import type { TestProject } from 'vitest/node'
-import { BROWSER_ENDPOINT_KEY, type ClaimAnswer, type Verdict } from '../../shared/browser-protocol.js'
+import { BROWSER_BINDING, BROWSER_ENDPOINT_KEY, type BindingMessage, type StopAnswer, type Verdict } from '../../shared/browser-protocol.js'
 import type { SourceLocation } from '../../shared/stop.js'
+import { lastSampledStack, type CpuProfile } from './profile-stack.js'
 import { originalStack, userLocation } from './source-map.js'
 
 /**
- * A renderer that spins in JavaScript answers Debugger.pause within a few ms
- * (Chromium serves it through a V8 interrupt). One that has not answered in
- * 2 s is not running JavaScript: blocked in native code, frozen or crashed.
- * It goes to stage kill.
+ * Termination reaches running JavaScript within a few ms (Chromium serves it
+ * through a V8 interrupt). A page that has not answered in 2 s is not
+ * running JavaScript: blocked in native code, frozen or crashed. It goes to
+ * stage kill.
  */
 export const CDP_ANSWER_BOUND_MS = 2_000
 
-/** An idle page answers Runtime.evaluate at once; a blocked one never does. */
-const IDLE_CHECK_BOUND_MS = 500
+/**
+ * A page between tasks answers an evaluation at once. One that has not in
+ * 300 ms has been running the same task that long while a run is past its
+ * deadline: that task is what keeps the run from ending.
+ */
+const BUSY_BOUND_MS = 300
+
+/**
+ * The profiler samples the page's stack every 10 ms: a stop waits at least
+ * BUSY_BOUND_MS with the page busy, so the last samples fall in the stuck
+ * code, and a sampling thread waking 100 times a second costs nothing
+ * measurable (bench/README.md).
+ */
+const SAMPLE_INTERVAL_US = 10_000
+
+/**
+ * The profile grows by one sample per interval for as long as it runs; it is
+ * started again at a new tester frame once this old, so it stays small.
+ */
+const PROFILE_RESTART_MS = 5 * 60_000
 
 export interface CdpSession {
   send(method: string, params?: object): Promise<unknown>
@@ -30,27 +59,14 @@ export interface CdpSession {
   detach(): Promise<void>
 }
 
-interface CallFrame {
-  callFrameId: string
-  functionName: string
-  url: string
-  location: { scriptId: string; lineNumber: number; columnNumber: number }
-}
-
-interface Paused {
-  callFrames: CallFrame[]
-}
-
 export type InterruptOutcome =
-  /** `seq`: the run stopped, `restarted`: its concurrent siblings, whose clocks started again. */
+  /** `seq`: the run stopped (among concurrent tests, the one whose code was stuck), `restarted`: its siblings, whose clocks started again. */
   | { kind: 'stopped'; seq: number; restarted: number[]; location: SourceLocation | null }
-  /** The run had ended by the time the page paused: nothing to do. */
+  /** The run had ended: nothing to do. */
   | { kind: 'ended' }
-  /** Another frame of the page held the thread: its own deadline comes; this run is looked at again later. */
-  | { kind: 'elsewhere' }
-  /** The page paused with no user code on its stack, or outside the tester frames: looked at again later. */
-  | { kind: 'no-user-frame' }
-  /** The page never paused or never answered, or has no endpoint where it paused: stage kill. */
+  /** The page is idle and the run still waits: the page's own timer, due now, ends it; looked at again later. */
+  | { kind: 'waiting' }
+  /** The page never answered, not even termination: stage kill. */
   | { kind: 'unanswered'; why: string }
 
 class Unanswered extends Error {}
@@ -64,37 +80,35 @@ export function bounded<T>(promise: Promise<T>, what: string, ms = CDP_ANSWER_BO
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer))
 }
 
-/**
- * A page's debugger, enabled while the page is idle: Chromium answers
- * Debugger.enable only between tasks (only a few methods, Debugger.pause and
- * Runtime.terminateExecution among them, interrupt running JavaScript), so it
- * cannot be done once a test spins. Breakpoints are switched off: a
- * `debugger` statement in a test must not stop the page for nobody.
- */
-export class PageDebugger {
-  private waiting: ((event: Paused) => void) | null = null
-  /** One stop at a time per page: they share its thread and this session's pause. */
-  private queue: Promise<unknown> = Promise.resolve()
-  /** Call frames name their script by id only: the URL each was served from, as the page parsed it. */
-  private readonly scripts = new Map<string, string>()
-  private constructor(private readonly cdp: CdpSession) {
-    cdp.on('Debugger.scriptParsed', ((event: { scriptId: string; url: string }) => {
-      if (event.url) this.scripts.set(event.scriptId, event.url)
-    }) as (payload: never) => void)
-    cdp.on('Debugger.paused', ((event: Paused) => {
-      const waiting = this.waiting
-      this.waiting = null
-      if (waiting) waiting(event)
-      else void cdp.send('Debugger.resume').catch(() => {})
-    }) as (payload: never) => void)
-  }
+/** An expression calling a frame's endpoint in the registry on the top window (src/browser/setup.ts); a frame that is gone has ended its runs. */
+function callEndpoint(frame: string, method: string, ...args: unknown[]): string {
+  const endpoint = `globalThis[${JSON.stringify(BROWSER_ENDPOINT_KEY)}]?.[${JSON.stringify(frame)}]`
+  return `(${endpoint}?.${method}(${args.map((arg) => JSON.stringify(arg)).join(', ')}) ?? ${method === 'state' ? "'ended'" : "{ state: 'ended' }"})`
+}
 
-  static async open(openSession: () => Promise<CdpSession>): Promise<PageDebugger> {
+export class PageSession {
+  /** One stop at a time per page: they share its thread and its profile. */
+  private queue: Promise<unknown> = Promise.resolve()
+  private profileSince = Date.now()
+
+  private constructor(private readonly cdp: CdpSession) {}
+
+  /** Installs the binding the page announces its runs through, and starts the profile. */
+  static async open(openSession: () => Promise<CdpSession>, onMessage: (message: BindingMessage) => void): Promise<PageSession> {
     const cdp = await bounded(openSession(), 'opening a CDP session on the page')
-    // Listening before Debugger.enable, which reports every script already parsed.
-    const pageDebugger = new PageDebugger(cdp)
-    await bounded(Promise.all([cdp.send('Debugger.enable'), cdp.send('Debugger.setBreakpointsActive', { active: false })]), 'Debugger.enable')
-    return pageDebugger
+    cdp.on('Runtime.bindingCalled', ((event: { name: string; payload: string }) => {
+      if (event.name !== BROWSER_BINDING) return
+      try {
+        onMessage(JSON.parse(event.payload) as BindingMessage)
+      } catch {
+        // Not ours to fail on: a page that sent nonsense gets no watch for that run, and its own timers still apply.
+      }
+    }) as (payload: never) => void)
+    await bounded(Promise.all([
+      cdp.send('Runtime.addBinding', { name: BROWSER_BINDING }),
+      cdp.send('Profiler.enable').then(() => cdp.send('Profiler.setSamplingInterval', { interval: SAMPLE_INTERVAL_US })).then(() => cdp.send('Profiler.start')),
+    ]), 'setting up the page session')
+    return new PageSession(cdp)
   }
 
   /** Runs `fn` after every stop queued before it on this page. */
@@ -104,56 +118,61 @@ export class PageDebugger {
     return next
   }
 
-  /** Pauses the page, claims run `seq` in the frame it paused in, terminates it and delivers the verdict. */
+  /** A new tester frame began: an old profile is dropped and started again. */
+  frameBegan(): void {
+    if (Date.now() - this.profileSince < PROFILE_RESTART_MS) return
+    void this.exclusive(() => this.restartProfile().catch(() => {}))
+  }
+
+  private async restartProfile(): Promise<CpuProfile | null> {
+    const stopped = (await bounded(this.cdp.send('Profiler.stop'), 'Profiler.stop')) as { profile?: CpuProfile }
+    this.profileSince = Date.now()
+    await bounded(this.cdp.send('Profiler.start'), 'Profiler.start')
+    return stopped.profile ?? null
+  }
+
+  /** Terminates run `seq` of `frame` if the page is stuck in it, and gives the page the verdict. */
   async interrupt(project: TestProject, frame: string, seq: number): Promise<InterruptOutcome> {
     const session = this.cdp
     try {
-      const paused = new Promise<Paused>((resolve) => (this.waiting = resolve))
-      await bounded(session.send('Debugger.pause'), 'Debugger.pause')
-      const callFrames = await bounded(paused, 'the pause').then((event) => event.callFrames, async (error: unknown) => {
-        // No pause: blocked outside JavaScript, or idle (no JavaScript ran
-        // since the request; the run's own timers end it). Only a blocked
-        // page also leaves Runtime.evaluate unanswered. The pause stays
-        // requested; whatever runs next takes it, and it is resumed at once.
-        this.waiting = null
-        const idle = await bounded(session.send('Runtime.evaluate', { expression: '0' }), 'Runtime.evaluate', IDLE_CHECK_BOUND_MS).then(() => true, () => false)
-        if (idle) return null
-        throw error
-      })
-      if (!callFrames) return { kind: 'ended' }
-      const top = callFrames[0]
-      const endpoint = top
-        ? ((await bounded(session.send('Debugger.evaluateOnCallFrame', { callFrameId: top.callFrameId, expression: `globalThis[${JSON.stringify(BROWSER_ENDPOINT_KEY)}]` }), 'finding the endpoint')) as { result: { objectId?: string } }).result.objectId
-        : undefined
-      if (!endpoint) {
-        // Outside any tester frame (the orchestrator, between files): not this run's code now.
-        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
-        return { kind: 'no-user-frame' }
-      }
-      const stack = callFrames.map((frame) => `    at ${frame.functionName || '<anonymous>'} (${this.scripts.get(frame.location.scriptId) ?? frame.url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1})`).join('\n')
-      const location = userLocation(project, stack)
-      if (!location) {
-        // No user code on the stack: the page is in the watchdog's own code
-        // (the run's end, due at this same moment, from its own timer) or in
-        // Vitest's. Terminating there would break the runner: look again later.
-        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
-        return { kind: 'no-user-frame' }
-      }
-      const stuck = { file: location.file, line: location.line }
-      const claim = (await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, stuck) { return this.claim(frame, seq, stuck) }', arguments: [{ value: frame }, { value: seq }, { value: stuck }], returnByValue: true }), 'claiming the run')) as { result: { value?: ClaimAnswer } }
-      const answer = claim.result.value
-      if (answer?.state !== 'claimed') {
-        await bounded(session.send('Debugger.resume'), 'Debugger.resume')
-        return { kind: answer?.state === 'elsewhere' ? 'elsewhere' : 'ended' }
-      }
-      // terminateExecution answers only once the page runs again: send both, then await both.
-      await bounded(Promise.all([session.send('Runtime.terminateExecution'), session.send('Debugger.resume')]), 'terminating the running JavaScript')
+      const state = await bounded(session.send('Runtime.evaluate', { expression: callEndpoint(frame, 'state', seq), returnByValue: true }), 'Runtime.evaluate', BUSY_BOUND_MS)
+        .then((answer) => (answer as { result: { value?: string } }).result.value ?? 'ended', () => 'busy')
+      if (state === 'ended') return { kind: 'ended' }
+      if (state === 'running') return { kind: 'waiting' }
+      // Busy: termination is answered once the running call has unwound. The
+      // profile is asked for at once, so it ends as soon as the page is free;
+      // what the page ran between the two answers is left out of it.
+      const terminated = bounded(session.send('Runtime.terminateExecution'), 'Runtime.terminateExecution').then(() => performance.now())
+      const profiled = this.restartProfile()
+      profiled.catch(() => {})
+      const terminatedAt = await terminated
+      const profile = await profiled
+      const stack = profile ? lastSampledStack(profile, performance.now() - terminatedAt) : ''
+      const location = lineStart(userLocation(project, stack))
       const verdict: Verdict = { location, stack, originalStack: originalStack(project, stack) }
-      await bounded(session.send('Runtime.callFunctionOn', { objectId: endpoint, functionDeclaration: 'function (frame, seq, verdict) { return this.deliver(frame, seq, verdict) }', arguments: [{ value: frame }, { value: answer.seq }, { value: verdict }], returnByValue: true }), 'delivering the verdict')
+      const stuck = location ? { file: location.file, line: location.line } : null
+      const answered = (await bounded(session.send('Runtime.evaluate', { expression: callEndpoint(frame, 'stop', seq, stuck, verdict), returnByValue: true }), 'delivering the verdict')) as { result: { value?: StopAnswer } }
+      const answer = answered.result.value
+      // Ended meanwhile: what was terminated was the page's next task, and it failed on its own.
+      if (answer?.state !== 'stopped') return { kind: 'ended' }
       return { kind: 'stopped', seq: answer.seq, restarted: answer.restarted, location }
     } catch (error) {
-      this.waiting = null
       return { kind: 'unanswered', why: error instanceof Error ? error.message : String(error) }
     }
+  }
+}
+
+/**
+ * A sampled line has no column (profile-stack.ts): the location points at the
+ * line's first character that is not blank, read from the original file.
+ */
+function lineStart(location: SourceLocation | null): SourceLocation | null {
+  if (!location) return null
+  try {
+    const text = readFileSync(location.file, 'utf8').split('\n')[location.line - 1]
+    if (text === undefined) return location
+    return { ...location, column: text.length - text.trimStart().length + 1 }
+  } catch {
+    return location
   }
 }

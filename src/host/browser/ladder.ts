@@ -7,9 +7,9 @@
  */
 import { relative } from 'node:path'
 import type { BrowserCommand, TestProject } from 'vitest/node'
-import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
+import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
-import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
+import { bounded, PageSession, type CdpSession } from './interrupt.js'
 import { userLocation, userStack } from './source-map.js'
 
 interface CommandContext {
@@ -34,11 +34,11 @@ interface Watched {
   run: RunMessage
   context: CommandContext
   timer: ReturnType<typeof setTimeout>
-  /** How many times the page paused in another frame's run instead. */
-  elsewhere: number
+  /** How many times the page was found idle with the run still waiting. */
+  looks: number
   /** When the main process learnt of the run (epoch ms). */
   began: number
-  /** No debugger for this page: the stop waits NO_CDP_KILL_MARGIN_MS more before closing it. */
+  /** No CDP session for this page: the stop waits NO_CDP_KILL_MARGIN_MS more before closing it. */
   noCdpWait?: boolean
 }
 
@@ -49,20 +49,19 @@ interface Watched {
 const NO_CDP_KILL_MARGIN_MS = 1_000
 
 /**
- * Frames of one page share its thread: while another frame's run spins, this
- * one cannot run, and is looked at again one grace period later, after that
- * run's own stop. The same for a pause outside user code (the run's own end,
- * due at the same moment, or Vitest's code). Past this many looks the page is
- * not making progress.
+ * A run found waiting on an idle page is ended by the page's own timer, due
+ * at the same moment as the main process's; it is looked at again one grace
+ * period later. Past this many looks the page's timers are not firing (a
+ * page that stopped running tasks) and it is closed.
  */
-const ELSEWHERE_LOOKS = 10
-/** With grace 0, the next look still waits for the other run's stop to land (a stop takes a few ms). */
+const WAITING_LOOKS = 10
+/** With grace 0, the next look still leaves the page's own stop time to land (it takes a few ms). */
 const MIN_LOOK_AGAIN_MS = 100
 
 export class BrowserLadder {
   private readonly runs = new Map<string, Watched>()
-  /** One debugger per page (a Vitest browser session), enabled at its first run while the page waits. */
-  private readonly debuggers = new Map<string, Promise<PageDebugger | null>>()
+  /** One CDP session per page (a Vitest browser session), opened at its first run while the page waits. */
+  private readonly sessions = new Map<string, Promise<PageSession | null>>()
 
   constructor(private readonly onHostStop: HostStopSink) {}
 
@@ -82,12 +81,20 @@ export class BrowserLadder {
 
   /**
    * Armed at once (the run's `done` may be in the same chunk of the socket,
-   * handled before any await here returns); answers once the page's debugger
-   * is ready: the page's first run waits for that answer.
+   * handled before any await here returns); answers once the page's session
+   * is ready: the page's first run waits for that answer, and later runs
+   * are announced through the session's binding.
    */
   private started(context: CommandContext, run: RunMessage): Promise<unknown> {
-    if (run.budget !== 0) this.arm(this.key(context, run.frame, run.seq), { run, context, elsewhere: 0 }, run.budget + run.grace)
-    return this.debuggerOf(context)
+    if (run.budget !== 0) this.arm(this.key(context, run.frame, run.seq), { run, context, looks: 0 }, run.budget + run.grace)
+    return this.sessionOf(context)
+  }
+
+  /** A message the page sent through the session's binding. */
+  private received(context: CommandContext, session: PageSession, message: BindingMessage): void {
+    if (message.kind === 'done') return this.ended(context, message.frame, message.seq)
+    if (message.run.seq === 1) session.frameBegan()
+    if (message.run.budget !== 0) this.arm(this.key(context, message.run.frame, message.run.seq), { run: message.run, context, looks: 0 }, message.run.budget + message.run.grace)
   }
 
   private arm(key: string, watched: Omit<Watched, 'timer' | 'began'> & { began?: number }, ms: number): void {
@@ -97,12 +104,15 @@ export class BrowserLadder {
     this.runs.set(key, { began: Date.now(), ...watched, timer })
   }
 
-  private debuggerOf(context: CommandContext): Promise<PageDebugger | null> {
-    let found = this.debuggers.get(context.sessionId)
+  private sessionOf(context: CommandContext): Promise<PageSession | null> {
+    let found = this.sessions.get(context.sessionId)
     if (!found) {
       const { provider, sessionId } = context
-      found = provider.getCDPSession ? PageDebugger.open(() => provider.getCDPSession!(sessionId)).catch(() => null) : Promise.resolve(null)
-      this.debuggers.set(sessionId, found)
+      let session: PageSession | null = null
+      found = provider.getCDPSession
+        ? PageSession.open(() => provider.getCDPSession!(sessionId), (message) => session && this.received(context, session, message)).then((opened) => (session = opened)).catch(() => null)
+        : Promise.resolve(null)
+      this.sessions.set(sessionId, found)
     }
     return found
   }
@@ -118,12 +128,12 @@ export class BrowserLadder {
   private async stop(key: string): Promise<void> {
     const due = this.runs.get(key)
     if (!due) return
-    const pageDebugger = await this.debuggerOf(due.context)
-    if (pageDebugger) await pageDebugger.exclusive(() => this.stopNow(key, due, pageDebugger))
+    const session = await this.sessionOf(due.context)
+    if (session) await session.exclusive(() => this.stopNow(key, due, session))
     else await this.stopNow(key, due, null)
   }
 
-  private async stopNow(key: string, due: Watched, pageDebugger: PageDebugger | null): Promise<void> {
+  private async stopNow(key: string, due: Watched, session: PageSession | null): Promise<void> {
     // A stop queued behind another may find its run ended, stopped or re-armed by it.
     if (this.runs.get(key) !== due) return
     const watched = due
@@ -131,7 +141,7 @@ export class BrowserLadder {
     // The entry stays while the stop is under way: the run's `done` may come
     // meanwhile (it ended by its own timer), and then nothing more is done.
     const stillDue = () => this.runs.get(key) === watched
-    if (!pageDebugger) {
+    if (!session) {
       // No CDP (Firefox, WebKit): the page's own never-settled timer, due now,
       // ends an idle run; only a run still going a while later is closed.
       if (!watched.noCdpWait) this.arm(key, { ...watched, noCdpWait: true }, NO_CDP_KILL_MARGIN_MS)
@@ -141,7 +151,7 @@ export class BrowserLadder {
       }
       return
     }
-    const outcome = await pageDebugger.interrupt(context.project, run.frame, run.seq)
+    const outcome = await session.interrupt(context.project, run.frame, run.seq)
     if (outcome.kind === 'stopped') {
       // Concurrent tests: the stopped run may be a sibling of the one whose
       // deadline passed; the others' clocks started again in the page.
@@ -154,7 +164,7 @@ export class BrowserLadder {
         const sibling = this.runs.get(siblingKey)
         if (!sibling) continue
         clearTimeout(sibling.timer)
-        this.arm(siblingKey, { run: sibling.run, context: sibling.context, elsewhere: 0 }, sibling.run.budget + sibling.run.grace)
+        this.arm(siblingKey, { run: sibling.run, context: sibling.context, looks: 0 }, sibling.run.budget + sibling.run.grace)
       }
       return
     }
@@ -163,13 +173,13 @@ export class BrowserLadder {
       this.runs.delete(key)
       return
     }
-    if ((outcome.kind === 'elsewhere' || outcome.kind === 'no-user-frame') && watched.elsewhere < ELSEWHERE_LOOKS) {
-      this.arm(key, { ...watched, elsewhere: watched.elsewhere + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
+    if (outcome.kind === 'waiting' && watched.looks < WAITING_LOOKS) {
+      this.arm(key, { ...watched, looks: watched.looks + 1 }, Math.max(run.grace, MIN_LOOK_AGAIN_MS))
       return
     }
     this.runs.delete(key)
     if (outcome.kind === 'unanswered') await this.kill(watched, 'blocked-outside-js', outcome.why)
-    else await this.kill(watched, 'unconfirmed', outcome.kind === 'elsewhere' ? 'the page kept pausing in another frame' : 'the page kept pausing outside user code')
+    else await this.kill(watched, 'unconfirmed', "the page stayed idle and the run's own timers never ended it")
   }
 
   /**
@@ -196,7 +206,7 @@ export class BrowserLadder {
     }
     vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} (${why})`)
     this.onHostStop(context.project, run.file, run.name, stop)
-    this.debuggers.delete(context.sessionId)
+    this.sessions.delete(context.sessionId)
     for (const [key, other] of this.runs) {
       if (other.context.sessionId !== context.sessionId) continue
       clearTimeout(other.timer)

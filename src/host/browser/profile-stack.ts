@@ -1,0 +1,78 @@
+/**
+ * Where a page's JavaScript was when it was terminated, read from the CPU
+ * profile the page records for the whole run (interrupt.ts). The profiler is
+ * used instead of the debugger because a debugger attached to a page makes
+ * every tester frame parse and compile its scripts from scratch (V8 turns
+ * its compilation cache off while a debugger is active), which was most of
+ * the plugin's cost in browser mode; the profiler's sampling costs nothing
+ * measurable at the interval used.
+ */
+
+/** The parts of a Chrome DevTools Protocol `Profiler.Profile` read here. */
+export interface CpuProfile {
+  nodes: Array<{
+    id: number
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }
+    children?: number[]
+    /** 1-based lines where the samples of this node fell: V8 records them for the node a sample ends in. */
+    positionTicks?: Array<{ line: number; ticks: number }>
+  }>
+  samples?: number[]
+  /** Microseconds, the page's monotonic clock. */
+  startTime: number
+  endTime: number
+  /** Microseconds between consecutive samples (the first from startTime). */
+  timeDeltas?: number[]
+}
+
+/**
+ * V8 records the line of a sample, not its column. A column past the end of
+ * any line makes the source-map lookup take the line's last mapping, which is
+ * on the same original line; the reported column is then put back to the
+ * start of that line (interrupt.ts).
+ */
+export const LINE_END_COLUMN = 100_000
+
+/** Samples that are not JavaScript: the page was idle, in native code of its own, or collecting garbage. */
+const NOT_SCRIPT = new Set(['(root)', '(idle)', '(program)', '(garbage collector)'])
+
+/**
+ * The stack of the last JavaScript sample taken before the profile's last
+ * `afterMs` (the page ran other tasks between the termination and the end
+ * of the profile: their samples are not where it was stuck), innermost
+ * first, as V8 prints stacks (`    at fn (url:line:column)`), in the served
+ * coordinates the page's own errors use. The innermost frame gets the line
+ * most of its samples fell on (where a loop spins); the frames around it get
+ * their function's first line, since V8 records lines only where a sample
+ * ends. Empty when no JavaScript was sampled.
+ */
+export function lastSampledStack(profile: CpuProfile, afterMs: number): string {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parentOf = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
+  const samples = profile.samples ?? []
+  const deltas = profile.timeDeltas ?? []
+  const cutoff = profile.endTime - afterMs * 1_000
+  let time = profile.startTime
+  const times = samples.map((_, i) => (time += deltas[i] ?? 0))
+  const leafBefore = (limit: number): number | undefined => {
+    for (let i = samples.length - 1; i >= 0; i--) {
+      const node = byId.get(samples[i]!)
+      if (times[i]! <= limit && node && !NOT_SCRIPT.has(node.callFrame.functionName)) return node.id
+    }
+    return undefined
+  }
+  // With no sample before the cut (a clock that drifted), the last one is the best left.
+  const leaf = leafBefore(cutoff) ?? leafBefore(Number.POSITIVE_INFINITY)
+  const lines: string[] = []
+  for (let id = leaf; id !== undefined; id = parentOf.get(id)) {
+    const node = byId.get(id)!
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame
+    if (NOT_SCRIPT.has(functionName) || !url) continue
+    const hottest = id === leaf ? [...(node.positionTicks ?? [])].sort((a, b) => b.ticks - a.ticks)[0] : undefined
+    const line = hottest?.line ?? lineNumber + 1
+    const column = hottest ? LINE_END_COLUMN : columnNumber + 1
+    lines.push(`    at ${functionName || '<anonymous>'} (${url}:${line}:${column})`)
+  }
+  return lines.join('\n')
+}
