@@ -27,6 +27,10 @@ test('a page that spins where nothing is guarded (a setup file of the user) cann
   const run = await runFixture('browser-run-timeout')
   expect(run.code).toBe(1)
   expect(run.output).toMatch(/vitest-watchdog: the run deadline \(runTimeout\) passed \d+ms ago and Vitest has not finished: stopping every worker and exiting\./)
+  // Which file, and where: no test of it had started.
+  expect(run.output).toMatch(/vitest-watchdog: never-runs\.test\.ts began \d+ms ago and no test of it was running: it was stuck where nothing is guarded/)
+  expect(run.report?.running).toMatchObject([{ file: 'never-runs.test.ts', test: '(file)' }])
+  expect(run.report?.hangs).toEqual([])
 })
 
 test('a top-level loop in a browser test file is interrupted at the import budget; the next file runs', async () => {

@@ -8,6 +8,9 @@ import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, RunningEntry
 import { LEAKS_META_KEY, STARTED_META_KEY } from '../../shared/report.js'
 import { describeStop, type Stop } from '../../shared/stop.js'
 
+/** The name a whole file goes by in the report where no test of it is meant (as Vitest's own JSON report does for file errors). */
+const FILE_ENTRY = '(file)'
+
 interface InFlight {
   project?: string
   file: string
@@ -34,6 +37,8 @@ export class RunCollector {
   private readonly running = new Map<string, InFlight>()
   private readonly finished: FinishedEntry[] = []
   private readonly finishedIds = new Set<string>()
+  /** Files Vitest handed to a worker or a page and that have not ended, by module id: when each began. */
+  private readonly openFiles = new Map<string, InFlight>()
 
   /**
    * @param root paths in the report are relative to it
@@ -72,17 +77,41 @@ export class RunCollector {
     this.collectStops(project, testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors)
   }
 
+  moduleQueued(module: TestModule): void {
+    this.openFiles.set(module.id, { ...this.projectOf(module.project), file: this.relative(module.moduleId), test: FILE_ENTRY, since: Date.now() })
+  }
+
+  /**
+   * The run is stopped at its deadline: a file that began and has no test
+   * running is stuck where nothing is guarded (a setup file, a page that
+   * never loads). It goes into the report's running section as its file, and
+   * is returned for the message that says what was stopped.
+   */
+  stuckFiles(): RunningEntry[] {
+    const busy = new Set([...this.running.values()].map((test) => `${test.project ?? ''}\0${test.file}`))
+    const now = Date.now()
+    const stuck: RunningEntry[] = []
+    for (const [id, file] of this.openFiles) {
+      if (busy.has(`${file.project ?? ''}\0${file.file}`)) continue
+      this.running.set(id, file)
+      stuck.push({ ...(file.project === undefined ? {} : { project: file.project }), file: file.file, test: file.test, since: new Date(file.since).toISOString(), elapsedMs: now - file.since })
+    }
+    return stuck
+  }
+
   /** Stops in hooks of a describe or of the file, and in the import of the file, land on the suite or the module. */
   moduleEnd(module: TestModule): void {
+    this.openFiles.delete(module.id)
     const project = this.projectOf(module.project)
-    this.collectLeaks(project, module.id, module.moduleId, '(file)', module.meta())
-    this.collectStops(project, module.id, module.moduleId, '(file)', module.errors())
+    this.collectLeaks(project, module.id, module.moduleId, FILE_ENTRY, module.meta())
+    this.collectStops(project, module.id, module.moduleId, FILE_ENTRY, module.errors())
     for (const suite of module.children.allSuites()) this.collectStops(project, suite.id, module.moduleId, suite.fullName, suite.errors())
   }
 
   /** The run ended: nothing is in flight any more. */
   end(): void {
     this.running.clear()
+    this.openFiles.clear()
   }
 
   /**

@@ -112,6 +112,10 @@ export class WatchdogReporter implements Reporter {
     this.run?.testResult(testCase)
   }
 
+  onTestModuleQueued(module: TestModule): void {
+    this.run?.moduleQueued(module)
+  }
+
   onTestModuleEnd(module: TestModule): void {
     this.run?.moduleEnd(module)
   }
@@ -142,6 +146,9 @@ export class WatchdogReporter implements Reporter {
   private hardStop(marginMs: number): void {
     if (this.ended) return
     this.vitest?.logger.error(`vitest-watchdog: the run deadline (runTimeout) passed ${marginMs}ms ago and Vitest has not finished: stopping every worker and exiting.`)
+    for (const file of this.run?.stuckFiles() ?? []) {
+      this.vitest?.logger.error(`vitest-watchdog: ${file.project === undefined ? '' : `[${file.project}] `}${file.file} began ${file.elapsedMs}ms ago and no test of it was running: it was stuck where nothing is guarded (a setup file, the page or worker starting).`)
+    }
     this.write()
     killAllWorkers()
     exitNow(1)
