@@ -16,11 +16,10 @@
  * binding (one message each way is a WebSocket round trip through Vitest's
  * browser commands otherwise).
  */
-import { readFileSync } from 'node:fs'
 import type { TestProject } from 'vitest/node'
 import { BROWSER_BINDING, BROWSER_ENDPOINT_KEY, type BindingMessage, type StopAnswer, type Verdict } from '../../shared/browser-protocol.js'
 import type { SourceLocation } from '../../shared/stop.js'
-import { lastSampledStack, type CpuProfile } from './profile-stack.js'
+import { formatStack, lastSampledStack, type CpuProfile, type SampledFrame } from './profile-stack.js'
 import { originalStack, userLocation } from './source-map.js'
 
 /**
@@ -147,8 +146,8 @@ export class PageSession {
       profiled.catch(() => {})
       const terminatedAt = await terminated
       const profile = await profiled
-      const stack = profile ? lastSampledStack(profile, performance.now() - terminatedAt) : ''
-      const location = lineStart(userLocation(project, stack))
+      const stack = formatStack(await withColumns(profile ? lastSampledStack(profile, performance.now() - terminatedAt, !blockCoverage(project)) : []))
+      const location = userLocation(project, stack)
       const verdict: Verdict = { location, stack, originalStack: originalStack(project, stack) }
       const stuck = location ? { file: location.file, line: location.line } : null
       const answered = (await bounded(session.send('Runtime.evaluate', { expression: callEndpoint(frame, 'stop', seq, stuck, verdict), returnByValue: true }), 'delivering the verdict')) as { result: { value?: StopAnswer } }
@@ -162,17 +161,33 @@ export class PageSession {
   }
 }
 
+/** Vitest's coverage-v8 collects a page's coverage through V8's block coverage, which puts a sample's line off. */
+function blockCoverage(project: TestProject): boolean {
+  const coverage = project.vitest.config.coverage as { enabled?: boolean; provider?: string }
+  return coverage.enabled === true && coverage.provider === 'v8'
+}
+
+/** Fetching a served module back from Vite's dev server, in this process: it is already transformed. */
+const SOURCE_FETCH_BOUND_MS = 1_000
+
 /**
- * A sampled line has no column (profile-stack.ts): the location points at the
- * line's first character that is not blank, read from the original file.
+ * A sampled line has no column (profile-stack.ts). Source maps map a
+ * position, and a column before the line's first mapping maps to nothing: the
+ * frame gets the column where the served line's code starts, read from the
+ * module as Vite served it (the same URL the page loaded). The code frame
+ * and the reported location then point at the start of the stuck line.
  */
-function lineStart(location: SourceLocation | null): SourceLocation | null {
-  if (!location) return null
-  try {
-    const text = readFileSync(location.file, 'utf8').split('\n')[location.line - 1]
-    if (text === undefined) return location
-    return { ...location, column: text.length - text.trimStart().length + 1 }
-  } catch {
-    return location
-  }
+async function withColumns(frames: SampledFrame[]): Promise<SampledFrame[]> {
+  return Promise.all(frames.map(async (frame) => {
+    if (frame.column !== null) return frame
+    let column = 1
+    try {
+      const response = await bounded(fetch(frame.url), `fetching ${frame.url}`, SOURCE_FETCH_BOUND_MS)
+      const text = (await bounded(response.text(), `reading ${frame.url}`, SOURCE_FETCH_BOUND_MS)).split('\n')[frame.line - 1] ?? ''
+      column = text.length - text.trimStart().length + 1
+    } catch {
+      // Column 1 then: the frame may stay in served coordinates if nothing maps there.
+    }
+    return { ...frame, column }
+  }))
 }
