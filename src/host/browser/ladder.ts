@@ -10,6 +10,7 @@ import type { BrowserCommand, TestProject } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
 import { bounded, PageDebugger, type CdpSession } from './interrupt.js'
+import { pageAnnounced, pageKilled } from './page-respawn.js'
 import { userLocation, userStack } from './source-map.js'
 
 interface CommandContext {
@@ -86,6 +87,7 @@ export class BrowserLadder {
    * is ready: the page's first run waits for that answer.
    */
   private started(context: CommandContext, run: RunMessage): Promise<unknown> {
+    pageAnnounced(context.sessionId, run)
     if (run.budget !== 0) this.arm(this.key(context, run.frame, run.seq), { run, context, elsewhere: 0 }, run.budget + run.grace)
     return this.debuggerOf(context)
   }
@@ -175,9 +177,10 @@ export class BrowserLadder {
   /**
    * Stage kill: the page did not pause or did not answer (a renderer stuck
    * in native code, a synchronous request that never returns, a crashed
-   * tab). It is closed; Vitest then fails the run ("Browser connection was
-   * closed"), and the stop goes into the report from here, since the page
-   * can no longer send the test's result.
+   * tab). It is closed, and the rest of its file goes on in a fresh page
+   * (page-respawn.ts), whose run reports the stop as the killed test's
+   * failure; when the file cannot go on there, the stop goes into the
+   * report from here.
    */
   private async kill(watched: Watched, reason: StopReason, why: string): Promise<void> {
     const { context, run } = watched
@@ -195,7 +198,8 @@ export class BrowserLadder {
       inPage: true,
     }
     vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} (${why})`)
-    this.onHostStop(context.project, run.file, run.name, stop)
+    const report = () => this.onHostStop(context.project, run.file, run.name, stop)
+    if (!pageKilled(context.sessionId, run, stop, report)) report()
     this.debuggers.delete(context.sessionId)
     for (const [key, other] of this.runs) {
       if (other.context.sessionId !== context.sessionId) continue
