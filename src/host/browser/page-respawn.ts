@@ -246,5 +246,5 @@ async function reopen(project: TestProject, sessionId: string): Promise<Orchestr
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  return (error instanceof Error ? error.message : String(error)).replace(/\.$/, '')
 }
