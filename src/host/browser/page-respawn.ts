@@ -21,6 +21,7 @@ import type { TestProject } from 'vitest/node'
 import { BROWSER_RESUME_KEY, belongsToTest, type BrowserResumePlan, type FinishedRecords } from '../../shared/browser-resume.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import { WatchdogPageResumeError, WatchdogUnsupportedVitestError } from '../../shared/errors.js'
+import { jsonSafe } from '../../shared/json-safe.js'
 import type { RecordedTest, RunAnnouncement } from '../../shared/journal.js'
 import type { Stop } from '../../shared/stop.js'
 import { withProvidedString } from './provided-context.js'
@@ -156,7 +157,7 @@ async function runFile(project: TestProject, sessionId: string, first: Orchestra
         }
         try {
           plan = nextPlan(project, plan, kill, session.finished)
-          next = { ...request, providedContext: withProvidedString(request.providedContext, BROWSER_RESUME_KEY, JSON.stringify(plan)) }
+          next = { ...request, providedContext: withProvidedString(request.providedContext, BROWSER_RESUME_KEY, JSON.stringify(jsonSafe(plan))) }
           orchestrator = await reopen(project, sessionId)
         } catch (failure) {
           kill.report()
