@@ -62,7 +62,7 @@ test('when the fresh page cannot connect, the run fails with a WatchdogPageResum
   expect(run.code).toBe(1)
   expect(run.output).toContain('WatchdogPageResumeError: vitest-watchdog: cannot resume this file in a fresh page: the fresh page could not be opened: Failed to connect to the browser session')
   expect(run.output).toContain("code: 'ERR_WATCHDOG_PAGE_RESUME_FAILED'")
-  expect(run.report?.hangs).toMatchObject([{ file: 'blocked.test.ts', test: 'blocks in a synchronous request that never returns', stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null }])
+  expect(run.report?.hangs).toMatchObject([{ file: 'blocked.test.ts', test: 'blocks in a synchronous request that never returns, after refusing fresh pages', stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null }])
   expect(run.tests.get('blocked.test.ts > would come after')?.status).not.toBe('passed')
 })
 
