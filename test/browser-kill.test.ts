@@ -1,19 +1,69 @@
 import { expect, test } from 'vitest'
-import { hangOf, runFixture } from './support/run-fixture.js'
+import { expectStatus, hangOf, outcomeOf, runFixture } from './support/run-fixture.js'
 
 // Browser mode beyond a test body: a page that cannot pause, browsers
 // without the Chrome DevTools Protocol, the run deadline, the import budget,
 // concurrent tests.
 
-test('a page blocked outside JavaScript (a synchronous request that never returns) is closed: the run ends and the report names the test at stage kill', async () => {
+const KILLED = 'The page did not answer, and its JavaScript could not be terminated: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed.'
+
+test('a page blocked outside JavaScript (a synchronous request that never returns) is closed, and the rest of its file runs in a fresh page: finished tests keep their results, the next file runs', async () => {
   const run = await runFixture('browser-kill')
   expect(run.code).toBe(1)
+  expectStatus(run, 'blocked.test.ts > passes first', 'passed')
+  expectStatus(run, 'blocked.test.ts > blocks in a synchronous request that never returns', 'failed')
+  // 'comes after' also checks, through the browser context's localStorage, that 'passes first' did not run again in the fresh page.
+  expectStatus(run, 'blocked.test.ts > comes after', 'passed')
+  expectStatus(run, 'second.test.ts > runs after the resumed file', 'passed')
+  const failure = outcomeOf(run, 'blocked.test.ts > blocks in a synchronous request that never returns').failureMessages
+  expect(failure).toHaveLength(1)
+  expect(failure[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)\. /)
+  expect(failure[0]).toContain(KILLED)
   expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null })
   expect(run.report?.hangs).toHaveLength(1)
-  expect(run.output).toContain('vitest-watchdog: blocked.test.ts > blocks in a synchronous request that never returns: Test stopped by vitest-watchdog at stage "kill"')
-  expect(run.output).toContain('The page did not answer, and its JavaScript could not be terminated: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed. (Runtime.terminateExecution: no answer within 2000ms)')
-  // Vitest fails the file whose page went away: its results are not kept (see README, "Browser mode").
-  expect(run.output).toContain('Browser connection was closed while running tests')
+  expect(run.report?.finished).toEqual([
+    { file: 'blocked.test.ts', test: 'passes first', state: 'passed' },
+    { file: 'blocked.test.ts', test: 'blocks in a synchronous request that never returns', state: 'failed' },
+    { file: 'blocked.test.ts', test: 'comes after', state: 'passed' },
+    { file: 'second.test.ts', test: 'runs after the resumed file', state: 'passed' },
+  ])
+  expect(run.output).toContain(`vitest-watchdog: blocked.test.ts > blocks in a synchronous request that never returns: Test stopped by vitest-watchdog at stage "kill"`)
+  expect(run.output).toContain(`${KILLED} (Runtime.terminateExecution: no answer within 2000ms)`)
+  expect(run.output).not.toContain('Browser connection was closed')
+  expect(run.output).not.toContain('Unhandled Error')
+})
+
+test('a page blocked while importing a test file is closed: that file fails with the import stop, and the next file runs in a fresh page', async () => {
+  const run = await runFixture('browser-kill-import')
+  expect(run.code).toBe(1)
+  expect(run.report?.hangs).toMatchObject([{ file: 'a-blocks-on-import.test.ts', test: '(file)', what: 'Import of "a-blocks-on-import.test.ts"', stage: 'kill', reason: 'blocked-outside-js', killAfter: 500, location: null }])
+  expect(run.output).toMatch(/TestStoppedError: Import of "a-blocks-on-import\.test\.ts" stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 500ms, from watchdog\(\{ importKillAfter \}\)\)\. The page did not answer/)
+  expect(run.tests.has('a-blocks-on-import.test.ts > never collected')).toBe(false)
+  expectStatus(run, 'b-next-file.test.ts > runs after the killed import', 'passed')
+  expect(run.output).not.toContain('Browser connection was closed')
+})
+
+test('a file whose page is closed twice (in a beforeAll, then in a test) resumes twice: the suite of the beforeAll fails, every other test keeps its result', async () => {
+  const run = await runFixture('browser-kill-twice')
+  expect(run.code).toBe(1)
+  expectStatus(run, 'twice.test.ts > passes before both', 'passed')
+  expectStatus(run, 'twice.test.ts > setup blocks > never runs: its beforeAll was killed', 'skipped')
+  expectStatus(run, 'twice.test.ts > later > passes between the kills', 'passed')
+  expectStatus(run, 'twice.test.ts > later > blocks too', 'failed')
+  expectStatus(run, 'twice.test.ts > later > passes after both', 'passed')
+  expect(hangOf(run, 'twice.test.ts', 'setup blocks')).toMatchObject({ what: 'Hook "beforeAll" of describe "setup blocks"', stage: 'kill', reason: 'blocked-outside-js', killAfter: 400 })
+  expect(hangOf(run, 'twice.test.ts', 'later > blocks too')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400 })
+  expect(run.report?.hangs).toHaveLength(2)
+  expect(run.output).not.toContain('Browser connection was closed')
+})
+
+test('when the fresh page cannot connect, the run fails with a WatchdogPageResumeError saying why, and the stop is reported once', async () => {
+  const run = await runFixture('browser-kill-no-fresh-page')
+  expect(run.code).toBe(1)
+  expect(run.output).toContain('WatchdogPageResumeError: vitest-watchdog: cannot resume this file in a fresh page: the fresh page could not be opened: Failed to connect to the browser session')
+  expect(run.output).toContain("code: 'ERR_WATCHDOG_PAGE_RESUME_FAILED'")
+  expect(run.report?.hangs).toMatchObject([{ file: 'blocked.test.ts', test: 'blocks in a synchronous request that never returns, after refusing fresh pages', stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null }])
+  expect(run.tests.get('blocked.test.ts > would come after')?.status).not.toBe('passed')
 })
 
 test('a browser other than Chromium is told once, at start, that it gets no stage interrupt', async () => {

@@ -16,6 +16,7 @@ import { DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/op
 import { GatedSignal } from '../shared/cancel-gate.js'
 import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { BrowserGuard, type BrowserGuardSpec } from './guard.js'
+import { PageRecords, PageResume } from './resume.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
@@ -84,8 +85,13 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     call(JSON.stringify(message))
     return true
   }
+  // Each announcement carries what finished since the last one: a page closed at stage kill resumes from there (resume.ts).
+  const records = new PageRecords()
   const guard = new BrowserGuard(
-    (run) => (post({ kind: 'run', run }) ? null : send(RUN_COMMAND, run)),
+    (run) => {
+      const announced = records.attach(run)
+      return post({ kind: 'run', run: announced }) ? null : send(RUN_COMMAND, announced)
+    },
     (seq) => void (post({ kind: 'done', frame: guard.frame, seq }) || send(DONE_COMMAND, { frame: guard.frame, seq })),
     () => typeof binding() === 'function',
   )
@@ -115,7 +121,12 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
     return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
   }
-  const guarded = <T>(spec: () => BrowserGuardSpec, fn: () => T | PromiseLike<T>) => guard.run(clamp(spec()), fn)
+  // A file resumed in a fresh page after a kill (resume.ts): the killed run fails instead of running again.
+  const resume = PageResume.read(page.__vitest_worker__?.providedContext, root)
+  const guarded = <T>(spec: () => BrowserGuardSpec, fn: () => T | PromiseLike<T>) => {
+    const clamped = clamp(spec())
+    return resume?.stopped(clamped) ?? guard.run(clamped, fn)
+  }
   const name = (task: Task) => task.fullTestName || task.name
   const budgetOf = (task: Task, fallback: Budget) => resolveBudget(task as never, settings, fallback, runner.config.tags)
 
@@ -165,6 +176,9 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   }
 
   if (settings.leaks !== 'off') installLeakChecks(runner, settings.leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
+
+  records.install(runner)
+  resume?.install(runner)
 
   const collected = runner.onCollected?.bind(runner)
   runner.onCollected = (files) => {

@@ -129,6 +129,20 @@ export class WatchdogResumeError extends Error {
 }
 
 /**
+ * Browser mode: a file whose page the watchdog closed (stage kill) could not
+ * go on in a fresh page: the page did not open or connect in time, or the
+ * fresh page ran the killed code again instead of failing it. Vitest's
+ * browser pool then fails the run with this as the cause.
+ */
+export class WatchdogPageResumeError extends Error {
+  readonly code = 'ERR_WATCHDOG_PAGE_RESUME_FAILED'
+  constructor(why: string) {
+    super(`vitest-watchdog: cannot resume this file in a fresh page: ${why}.`)
+    this.name = 'WatchdogPageResumeError'
+  }
+}
+
+/**
  * Threads pool: a stuck test thread did not end within `boundMs` of being
  * terminated. It is blocked in a system call that killing its child
  * processes did not end, and terminate() waits for the call to return.

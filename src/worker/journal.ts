@@ -2,6 +2,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
+import { jsonSafe } from '../shared/json-safe.js'
 import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
@@ -83,26 +84,6 @@ export function flush(): void {
     writeSync(fd, text)
   } catch {
     // The disk is gone: the run goes on without the journal.
-  }
-}
-
-/**
- * A copy that JSON can take: a BigInt becomes its string ("10n"), a reference
- * to an object being copied (a cycle) becomes "[Circular]". Only a cycle: the
- * same object reached twice by different paths is copied twice.
- */
-function jsonSafe(value: unknown, path: Set<object> = new Set()): unknown {
-  if (typeof value === 'bigint') return `${value}n`
-  if (!value || typeof value !== 'object') return value
-  if (path.has(value)) return '[Circular]'
-  path.add(value)
-  try {
-    if (Array.isArray(value)) return value.map((item) => jsonSafe(item, path))
-    const copy: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) copy[key] = jsonSafe(item, path)
-    return copy
-  } finally {
-    path.delete(value)
   }
 }
 

@@ -10,6 +10,7 @@ import type { BrowserCommand, TestProject } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
 import { bounded, PageSession, type CdpSession } from './interrupt.js'
+import { pageAnnounced, pageKilled } from './page-respawn.js'
 import { userLocation, userStack } from './source-map.js'
 
 interface CommandContext {
@@ -86,6 +87,7 @@ export class BrowserLadder {
    * are announced through the session's binding.
    */
   private started(context: CommandContext, run: RunMessage): Promise<unknown> {
+    pageAnnounced(context.sessionId, run)
     if (run.budget !== 0) this.arm(this.key(context, run.frame, run.seq), { run, context, looks: 0 }, run.budget + run.grace)
     return this.sessionOf(context)
   }
@@ -93,6 +95,7 @@ export class BrowserLadder {
   /** A message the page sent through the session's binding. */
   private received(context: CommandContext, session: PageSession, message: BindingMessage): void {
     if (message.kind === 'done') return this.ended(context, message.frame, message.seq)
+    pageAnnounced(context.sessionId, message.run)
     if (message.run.seq === 1) session.frameBegan()
     if (message.run.budget !== 0) this.arm(this.key(context, message.run.frame, message.run.seq), { run: message.run, context, looks: 0 }, message.run.budget + message.run.grace)
   }
@@ -185,9 +188,10 @@ export class BrowserLadder {
   /**
    * Stage kill: the page did not pause or did not answer (a renderer stuck
    * in native code, a synchronous request that never returns, a crashed
-   * tab). It is closed; Vitest then fails the run ("Browser connection was
-   * closed"), and the stop goes into the report from here, since the page
-   * can no longer send the test's result.
+   * tab). It is closed, and the rest of its file goes on in a fresh page
+   * (page-respawn.ts), whose run reports the stop as the killed test's
+   * failure; when the file cannot go on there, the stop goes into the
+   * report from here.
    */
   private async kill(watched: Watched, reason: StopReason, why: string): Promise<void> {
     const { context, run } = watched
@@ -205,7 +209,8 @@ export class BrowserLadder {
       inPage: true,
     }
     vitest.logger.error(`vitest-watchdog: ${relative(vitest.config.root, run.file)} > ${run.name}: ${describeStop(stop, vitest.config.root)} (${why})`)
-    this.onHostStop(context.project, run.file, run.name, stop)
+    const report = () => this.onHostStop(context.project, run.file, run.name, stop)
+    if (!pageKilled(context.sessionId, run, stop, report)) report()
     this.sessions.delete(context.sessionId)
     for (const [key, other] of this.runs) {
       if (other.context.sessionId !== context.sessionId) continue
