@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'tsup'
 
@@ -23,11 +24,11 @@ export default defineConfig([
     // Keep 'node:' specifiers: Vite's module runner resolves a bare 'timers' as a file.
     removeNodeProtocol: false,
   },
-  // The page's setup file in browser mode, and the package entry a browser
-  // test file gets (the `browser` export condition), served by Vite to the
-  // tester frame: self-contained modules, no node module, no chunk to resolve.
+  // The page's code in browser mode, and the package entry a browser test
+  // file gets (the `browser` export condition), served by Vite to the tester
+  // frame: self-contained modules, no node module, no chunk to resolve.
   {
-    entry: { 'browser/setup': 'src/browser/setup.ts', 'browser/index': 'src/browser/index.ts' },
+    entry: { 'browser/page': 'src/browser/setup.ts', 'browser/index': 'src/browser/index.ts' },
     format: ['esm'],
     target: 'es2022',
     platform: 'browser',
@@ -35,6 +36,11 @@ export default defineConfig([
     sourcemap: false,
     noExternal: [/^(node:)?path$/],
     removeNodeProtocol: false,
+    // The setup file Vitest imports is a one-line module: Vitest gives a setup
+    // file a new URL in every tester frame, so the browser would compile it
+    // again each time; the page's code behind it keeps one URL, and each frame
+    // after the first gets it from the browser's caches.
+    onSuccess: async () => writeFileSync('dist/browser/setup.js', "import './page.js'\n"),
     // shared/stop.ts words a stop with node:path's relative(); the page gets a POSIX one.
     esbuildPlugins: [{
       name: 'posix-path',

@@ -77,7 +77,10 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       const browser = isBrowserProject(project)
       // Under a debugger (--inspect, --inspect-brk) the page is left as it is, as the Node workers are.
       if (browser) {
-        if (!(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) setUpBrowserProject(vitest, project, saidBrowser)
+        if (!(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+          setUpBrowserProject(vitest, project, saidBrowser)
+          browserLadder.serve(project)
+        }
       } else if (respawning && config.pool in POOL_NAMES) {
         const kind = config.pool as Kind
         const { RespawningWorker } = respawning

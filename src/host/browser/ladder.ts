@@ -59,12 +59,44 @@ const WAITING_LOOKS = 10
 /** With grace 0, the next look still leaves the page's own stop time to land (it takes a few ms). */
 const MIN_LOOK_AGAIN_MS = 100
 
+/** The ladder serving each browser project (the one whose commands its pages call). */
+const serving = new WeakMap<TestProject, BrowserLadder>()
+
+/**
+ * A page of a guarded project has connected (its orchestrator registered with
+ * Vitest): its CDP session is opened now, while Vitest loads the first tester
+ * frame, so the page's first run need not wait for it.
+ */
+export function pageConnected(project: TestProject, sessionId: string): void {
+  serving.get(project)?.prepare(project, sessionId)
+}
+
 export class BrowserLadder {
   private readonly runs = new Map<string, Watched>()
   /** One CDP session per page (a Vitest browser session), opened at its first run while the page waits. */
   private readonly sessions = new Map<string, Promise<PageSession | null>>()
 
   constructor(private readonly onHostStop: HostStopSink) {}
+
+  /** This ladder's commands are the ones `project`'s pages call. */
+  serve(project: TestProject): void {
+    serving.set(project, this)
+  }
+
+  /** Opens the CDP session of a page ahead of its first run (see pageConnected). */
+  prepare(project: TestProject, sessionId: string): void {
+    if (this.sessions.has(sessionId)) return
+    const provider = (project as unknown as { browser?: { provider?: CommandContext['provider'] & { getCommandsContext?: (sessionId: string) => { page?: CommandContext['page'] } } } }).browser?.provider
+    if (!provider?.getCDPSession) return
+    let page: CommandContext['page']
+    try {
+      page = provider.getCommandsContext?.(sessionId).page
+    } catch {
+      // No page for this session (the provider closed it meanwhile): its first run opens the session, as without this.
+      return
+    }
+    void this.sessionOf({ project, sessionId, testPath: undefined, provider, page })
+  }
 
   /** The commands the plugin registers for browser projects (`test.browser.commands`). */
   commands(): Record<string, BrowserCommand<never>> {

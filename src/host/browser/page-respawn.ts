@@ -91,9 +91,10 @@ const hooked = new WeakSet<object>()
  * Called when Vitest creates a guarded project's browser server (reporter
  * hook onBrowserInit), before any page opens. Fails loudly on a Vitest
  * without the internals used here: a page the ladder closes would otherwise
- * end the run.
+ * end the run. `connected` is told of each page whose orchestrator Vitest
+ * registers (the ladder opens its CDP session then).
  */
-export function guardBrowserPages(project: TestProject): void {
+export function guardBrowserPages(project: TestProject, connected: (sessionId: string) => void): void {
   const internals = project as unknown as BrowserInternals
   const orchestrators = internals.browser?.state?.orchestrators
   if (!(orchestrators instanceof Map) || typeof internals._openBrowserPage !== 'function' || !(internals.vitest.state.filesMap instanceof Map)) {
@@ -105,6 +106,7 @@ export function guardBrowserPages(project: TestProject): void {
   orchestrators.set = function (this: Map<unknown, unknown>, sessionId: unknown, orchestrator: unknown) {
     set.call(this, sessionId, wrap(project, String(sessionId), orchestrator as Orchestrator))
     awaited.get(String(sessionId))?.(orchestrator as Orchestrator)
+    connected(String(sessionId))
     return this
   }
 }

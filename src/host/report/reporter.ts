@@ -5,6 +5,7 @@ import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
 import type { Stop } from '../../shared/stop.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
 import { exitNow } from '../stuck-threads.js'
+import { pageConnected } from '../browser/ladder.js'
 import { guardBrowserPages } from '../browser/page-respawn.js'
 import { RunCollector } from './collector.js'
 import { RunDeadline, type GuardedProject } from './deadline.js'
@@ -102,7 +103,7 @@ export class WatchdogReporter implements Reporter {
 
   /** A guarded project's browser server exists, before its first page opens: its pages can be resumed after a kill. */
   onBrowserInit(project: TestProject): void {
-    if (this.projects.has(project)) guardBrowserPages(project)
+    if (this.projects.has(project)) guardBrowserPages(project, (sessionId) => pageConnected(project, sessionId))
   }
 
   /** A stop with no test result to carry it (browser mode: a closed page), see RunCollector.hostStop. */
