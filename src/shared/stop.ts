@@ -74,6 +74,14 @@ export interface Stop {
 }
 
 /** The one place a stop becomes words. `root` makes the location relative. */
+/**
+ * Without CDP nothing can look inside a page: at budget + grace the page's
+ * own never-settled timer, due then, ends an idle run; a run still going this
+ * long after is not idle, so its page is closed (host/browser/ladder.ts).
+ */
+export const NO_CDP_KILL_MARGIN_MS = 1_000
+const NO_CDP_MARGIN_WORDS = `${NO_CDP_KILL_MARGIN_MS / 1_000} s`
+
 export function describeStop(stop: Stop, root?: string): string {
   if (stop.reason === 'crashed') {
     return `The worker process died during ${stop.during ?? 'this test'} (${describeExit(stop.crash)}) after ${Math.round(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
@@ -115,7 +123,9 @@ function reasonText(stop: Stop): string {
         ? "The page was idle, yet the run's own timers never ended it (the page stopped running its tasks), so the page was closed."
         : 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
     case 'inspector-unavailable':
-      return "The worker's inspector could not be opened (does the test handle SIGUSR1 itself?), so the worker was killed."
+      return stop.inPage
+        ? `This browser gives no Chrome DevTools Protocol session (Firefox, WebKit), so running JavaScript cannot be interrupted, and the page, still busy ${NO_CDP_MARGIN_WORDS} after the grace period, was closed.`
+        : "The worker's inspector could not be opened (does the test handle SIGUSR1 itself?), so the worker was killed."
     case 'crashed':
       return ''
   }

@@ -8,7 +8,7 @@
 import { relative } from 'node:path'
 import type { BrowserCommand, TestProject } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
-import { describeStop, type Stop, type StopReason } from '../../shared/stop.js'
+import { describeStop, NO_CDP_KILL_MARGIN_MS, type Stop, type StopReason } from '../../shared/stop.js'
 import { bounded, PageSession, type CdpSession } from './interrupt.js'
 import { pageAnnounced, pageKilled } from './page-respawn.js'
 import { userLocation, userStack } from './source-map.js'
@@ -43,11 +43,6 @@ interface Watched {
   noCdpWait?: boolean
 }
 
-/**
- * Without CDP nothing can look inside the page: a run still going 1 s after
- * its page-side end (budget + grace) is not idle, so its page is closed.
- */
-const NO_CDP_KILL_MARGIN_MS = 1_000
 
 /**
  * A run found waiting on an idle page is ended by the page's own timer, due
@@ -182,7 +177,7 @@ export class BrowserLadder {
       if (!watched.noCdpWait) this.arm(key, { ...watched, noCdpWait: true }, NO_CDP_KILL_MARGIN_MS)
       else {
         this.runs.delete(key)
-        await this.kill(watched, 'blocked-outside-js', 'this browser has no Chrome DevTools Protocol')
+        await this.kill(watched, 'inspector-unavailable', 'no CDP session on this page')
       }
       return
     }
