@@ -58,11 +58,11 @@ function browserDemo() {
     })
     if (run.error) throw run.error
     const stages = new Set(JSON.parse(readFileSync(browserReport, 'utf8')).hangs.map((h) => h.stage))
-    if (!stages.has('abort') || !stages.has('interrupt')) {
-      console.error(`\ndemo: browser mode: expected stops at stages abort and interrupt; got: ${[...stages].join(', ') || 'none'}`)
+    if (!stages.has('abort') || !stages.has('interrupt') || !stages.has('kill')) {
+      console.error(`\ndemo: browser mode: expected stops at stages abort, interrupt and kill; got: ${[...stages].join(', ') || 'none'}`)
       process.exit(1)
     }
-    console.log('\ndemo: browser mode: a hung test in the page was aborted, a frozen page interrupted, and the next test ran in the same page.')
+    console.log('\ndemo: browser mode: a hung test in the page was aborted, a frozen page interrupted (the next test ran in the same page), and a page blocked outside JavaScript closed (the rest of its file ran in a fresh page).')
   } finally {
     rmSync(scratch, { recursive: true, force: true })
   }
