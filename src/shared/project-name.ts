@@ -1,4 +1,4 @@
-import { CRASHED_CODE, STOPPED_CODE } from '../shared/errors.js'
+import { CRASHED_CODE, STOPPED_CODE } from './errors.js'
 
 /**
  * When the run has several projects, a stop's or crash's error names its
