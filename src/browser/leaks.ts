@@ -29,11 +29,15 @@ export const TIMER_CLEANUP = 'left to the page: it is dropped with the test file
 export class PageTimers {
   private readonly live = new Map<unknown, PageTimer>()
   private readonly running = new Set<string>()
+  private installed = false
 
   /** `ownUrl`: the watchdog's own module, whose frames are never the user's. */
   constructor(private readonly ownUrl: string) {}
 
+  /** Once per frame: each run request reads the settings again (setup.ts). */
   install(): void {
+    if (this.installed) return
+    this.installed = true
     const scope = globalThis as unknown as Record<string, AnyFn>
     const setTimeoutOriginal = scope.setTimeout!
     const setIntervalOriginal = scope.setInterval!

@@ -44,15 +44,6 @@ export class PageResume {
     return new PageResume(JSON.parse(text) as BrowserResumePlan, root)
   }
 
-  /** Recorded tests report their results; the test a killed run belonged to fails with its stop. Installed last: it has the final word. */
-  install<T extends Task>(runner: { onBeforeRunTask?: (test: T) => unknown }): void {
-    const before = runner.onBeforeRunTask?.bind(runner)
-    runner.onBeforeRunTask = async (test) => {
-      await before?.(test)
-      this.apply(test)
-    }
-  }
-
   /**
    * A killed run that does not belong to a test (a beforeAll or afterAll, the
    * file's import) fails at once, where it would have run: Vitest fails the
@@ -63,7 +54,12 @@ export class PageResume {
     return killed ? Promise.reject(new TestStoppedError(killed.stop, this.root)) : null
   }
 
-  private apply(test: Task): void {
+  /**
+   * Before a test runs: a recorded test reports its result, the test a killed
+   * run belonged to fails with its stop. Called last (setup.ts): it has the
+   * final word.
+   */
+  apply(test: Task): void {
     if (test.file.filepath !== this.plan.file) return
     const recorded = this.plan.finished[test.id]
     if (recorded) {

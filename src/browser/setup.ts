@@ -1,13 +1,19 @@
 /**
- * The setup file the plugin adds to a browser project: it runs in the tester
- * frame (never in Node: no node module may be imported here), before the
- * test file is imported. Vitest's browser mode builds its own runner and
- * takes no `test.runner`, so this patches that runner instance, once per
- * frame, the way worker/runner.ts overrides Node's: every test body, hook and
- * the test file's import run under a BrowserGuard (guard.ts), and Vitest's own
- * default timeouts are switched off in favour of the ladder.
+ * The watchdog's page code: it runs in the tester frame (never in Node: no
+ * node module may be imported here). Vitest's browser mode builds its own
+ * runner and takes no `test.runner`, so this patches that runner instance,
+ * once per frame, the way worker/runner.ts overrides Node's: every test body,
+ * hook and the test file's import run under a BrowserGuard (guard.ts), and
+ * Vitest's own default timeouts are switched off in favour of the ladder.
+ *
+ * Two ways in (host/browser/tester-html.ts chooses): a module script the
+ * tester HTML runs before Vitest's tester, which leaves its installer on the
+ * page state for the inline script there to call when Vitest assigns the
+ * runner (no setup file: Vitest imports each one again, under a new URL, for
+ * every test file); or, where that hook cannot be placed, a setup file, first
+ * in `setupFiles`, which finds the runner already there.
  */
-import { BROWSER_BINDING, BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
+import { BROWSER_BINDING, BROWSER_ENDPOINT_KEY, DONE_COMMAND, MAP_COMMAND, PAGE_INSTALL_KEY, RUN_COMMAND, type BindingMessage, type BrowserEndpoint, type MappedStack } from '../shared/browser-protocol.js'
 import { checkLeakMode } from '../shared/options.js'
 import { LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
@@ -51,8 +57,10 @@ interface PageRunner {
 }
 
 interface PageState {
+  type?: string
   runner?: PageRunner
   commands?: { triggerCommand(name: string, args: unknown[]): Promise<unknown> }
+  [PAGE_INSTALL_KEY]?: (runner: PageRunner) => void
 }
 
 const page = globalThis as unknown as {
@@ -61,16 +69,44 @@ const page = globalThis as unknown as {
 }
 
 const state = page.__vitest_browser_runner__
-const runner = state?.runner
 // A Vitest whose page keeps these elsewhere must fail loudly, not run unguarded.
-if (!runner || typeof runner.importFile !== 'function' || typeof runner.constructor.getTestFn !== 'function' || typeof runner.constructor.getSuiteHooks !== 'function') throw new WatchdogUnsupportedVitestError('the browser page has no runner at __vitest_browser_runner__.runner with importFile, getTestFn and getSuiteHooks')
-if (!state?.commands) throw new WatchdogUnsupportedVitestError('the browser page has no __vitest_browser_runner__.commands')
-if (!runner.__vitestWatchdog) install(runner, state.commands)
+if (!state) throw new WatchdogUnsupportedVitestError('the browser page has no __vitest_browser_runner__')
+// The orchestrator's page has the same state object and no tests: nothing to guard there.
+if (state.type !== 'orchestrator') {
+  state[PAGE_INSTALL_KEY] = (runner) => installOnce(runner, state)
+  if (state.runner) installOnce(state.runner, state)
+}
+
+function installOnce(runner: PageRunner, state: PageState): void {
+  if (typeof runner.importFile !== 'function' || typeof runner.constructor.getTestFn !== 'function' || typeof runner.constructor.getSuiteHooks !== 'function') throw new WatchdogUnsupportedVitestError('the browser page has no runner at __vitest_browser_runner__.runner with importFile, getTestFn and getSuiteHooks')
+  if (!state.commands) throw new WatchdogUnsupportedVitestError('the browser page has no __vitest_browser_runner__.commands')
+  if (!runner.__vitestWatchdog) install(runner, state.commands)
+}
 
 function install(runner: PageRunner, commands: NonNullable<PageState['commands']>): void {
   runner.__vitestWatchdog = true
-  const settings: WorkerSettings = (page.__vitest_worker__?.providedContext?.[PROVIDE_KEY] as WorkerSettings | undefined)
-    ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null }
+  const root = runner.config.root
+  // Vitest sets the provided context for each run request, after the runner
+  // exists (when the tester HTML loads this code): the settings and the
+  // resume plan are read when a request's first file is imported, and again
+  // for each request a frame serves.
+  let context: Record<string, unknown> | undefined
+  let settings: WorkerSettings = DEFAULT_SETTINGS
+  // A file resumed in a fresh page after a kill (resume.ts): the killed run fails instead of running again.
+  let resume: PageResume | null = null
+  // Wraps the page's timers (leaks.ts) once the settings say so: before the test file and its setup files run.
+  // The watchdog's own module: its frames are never the user's.
+  const timers = new PageTimers(import.meta.url.split('?')[0]!)
+  const current = (): WorkerSettings => {
+    const provided = page.__vitest_worker__?.providedContext
+    if (provided !== context) {
+      context = provided
+      settings = (provided?.[PROVIDE_KEY] as WorkerSettings | undefined) ?? DEFAULT_SETTINGS
+      resume = PageResume.read(provided, root)
+      if (settings.leaks !== 'off') timers.install()
+    }
+    return settings
+  }
   // Failing to announce a run (the main process is gone) must not fail the test.
   const send = (name: string, payload: unknown) => commands.triggerCommand(name, [payload]).catch(() => {})
   const top = topWindow()
@@ -106,7 +142,6 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   // A frame that is gone must leave no function of its own behind for the main process to call.
   ;(globalThis as unknown as { addEventListener(type: string, listener: () => void): void }).addEventListener('pagehide', () => delete registry[guard.frame])
 
-  const root = runner.config.root
   const defaultTestTimeout = runner.config.testTimeout
   const defaultHookTimeout = runner.config.hookTimeout
   // The ladder, not a bare rejection that leaves the code running, is what
@@ -116,19 +151,18 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   const signals = new WeakMap<Task, GatedSignal>()
 
   const clamp = (spec: BrowserGuardSpec): BrowserGuardSpec => {
-    if (settings.runDeadline === null) return spec
-    const left = Math.max(1, settings.runDeadline - Date.now())
+    const { runDeadline } = current()
+    if (runDeadline === null) return spec
+    const left = Math.max(1, runDeadline - Date.now())
     if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
     return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
   }
-  // A file resumed in a fresh page after a kill (resume.ts): the killed run fails instead of running again.
-  const resume = PageResume.read(page.__vitest_worker__?.providedContext, root)
   const guarded = <T>(spec: () => BrowserGuardSpec, fn: () => T | PromiseLike<T>) => {
     const clamped = clamp(spec())
     return resume?.stopped(clamped) ?? guard.run(clamped, fn)
   }
   const name = (task: Task) => task.fullTestName || task.name
-  const budgetOf = (task: Task, fallback: Budget) => resolveBudget(task as never, settings, fallback, runner.config.tags)
+  const budgetOf = (task: Task, fallback: Budget) => resolveBudget(task as never, current(), fallback, runner.config.tags)
 
   const extend = runner.extendTaskContext?.bind(runner)
   runner.extendTaskContext = (context) => {
@@ -146,7 +180,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     await guarded(() => ({
       subject: 'Test',
       budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: 'the timeout argument of the test' } : { ms: defaultTestTimeout, source: 'Vitest testTimeout' }),
-      grace: settings.grace,
+      grace: current().grace,
       root,
       file: test.file.filepath,
       name: name(test),
@@ -159,26 +193,34 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
 
   const importFile = runner.importFile.bind(runner)
   runner.importFile = (filepath, source) => {
+    current()
     if (source !== 'collect') return importFile(filepath, source)
     const file = filepath.startsWith(`${root}/`) ? filepath.slice(root.length + 1) : filepath
-    const budget = importBudget(settings)
-    return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: settings.grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
+    const budget = importBudget(current())
+    return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: current().grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
   }
 
   // With runTimeout, a test that would start past the run's deadline is not run (as in Node).
   const beforeRun = runner.onBeforeRunTask?.bind(runner)
   runner.onBeforeRunTask = async (test) => {
     await beforeRun?.(test)
-    if (settings.runDeadline !== null && Date.now() >= settings.runDeadline && (test.mode === 'run' || test.mode === 'queued')) {
+    const { runDeadline } = current()
+    if (runDeadline !== null && Date.now() >= runDeadline && (test.mode === 'run' || test.mode === 'queued')) {
       test.mode = 'skip'
       test.result = { state: 'skip', note: 'not run: the run deadline (vitest-watchdog runTimeout) had passed' } as Task['result']
     }
   }
 
-  if (settings.leaks !== 'off') installLeakChecks(runner, settings.leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
+  installLeakChecks(runner, timers, () => current().leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
 
   records.install(runner)
-  resume?.install(runner)
+  // Installed last: the resume plan has the final word on a test.
+  const beforeResume = runner.onBeforeRunTask.bind(runner)
+  runner.onBeforeRunTask = async (test) => {
+    await beforeResume(test)
+    current()
+    resume?.apply(test)
+  }
 
   const collected = runner.onCollected?.bind(runner)
   runner.onCollected = (files) => {
@@ -203,7 +245,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
 
   function hookSpec(kind: HookKind, suite: Suite, args: unknown[]): BrowserGuardSpec {
     const fallback = { ms: defaultHookTimeout, source: 'Vitest hookTimeout' }
-    const common = { grace: settings.grace, root }
+    const common = { grace: current().grace, root }
     const test = (args[0] as { task?: Task } | undefined)?.task
     if ((kind === 'beforeEach' || kind === 'afterEach') && test) {
       const gate = signals.get(test)
@@ -219,6 +261,8 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
  * is where the main process's binding and evaluations are (Runtime.evaluate
  * runs in the top frame). A tester opened on its own is its own top.
  */
+const DEFAULT_SETTINGS: WorkerSettings = { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null }
+
 function topWindow(): Record<string, unknown> {
   try {
     const top = (globalThis as unknown as { top?: Record<string, unknown> | null }).top
@@ -242,18 +286,18 @@ function forEachSuite(suite: Suite, visit: (suite: Suite) => void): void {
  * into the test's meta as in Node (the reporter reads them from there);
  * `leaks: 'fail'` fails the test.
  */
-function installLeakChecks(runner: PageRunner, pluginMode: LeakMode, map: (stacks: string[]) => Promise<MappedStack[]>): void {
-  // The watchdog's own module: its frames are never the user's.
-  const timers = new PageTimers(import.meta.url.split('?')[0]!)
-  timers.install()
+function installLeakChecks(runner: PageRunner, timers: PageTimers, pluginLeaks: () => LeakMode, map: (stacks: string[]) => Promise<MappedStack[]>): void {
   const before = runner.onBeforeRunTask?.bind(runner)
   runner.onBeforeRunTask = async (test) => {
     await before?.(test)
-    timers.testStarted(test.id)
+    if (pluginLeaks() !== 'off') timers.testStarted(test.id)
   }
   const after = runner.onAfterRunTask?.bind(runner)
   runner.onAfterRunTask = async (test) => {
     await after?.(test)
+    // Off in the plugin options: no timer is watched, whatever a test's meta says.
+    const pluginMode = pluginLeaks()
+    if (pluginMode === 'off') return
     timers.testEnded(test.id)
     const own = test.meta.leaks
     const mode = own === undefined ? pluginMode : checkLeakMode('meta.leaks', own, `meta of test "${test.fullTestName || test.name}" (${test.file.name})`)

@@ -7,6 +7,7 @@ import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
 import { reporterOf } from './report/reporter.js'
 import { BrowserLadder } from './browser/ladder.js'
 import { isBrowserProject, setUpBrowserProject } from './browser/project.js'
+import { PLUGIN_NAME, withPageCode } from './browser/tester-html.js'
 
 /**
  * The watchdog's own build, loaded by Node in each worker, never transformed
@@ -39,7 +40,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   const saidBrowser = new Set<string>()
 
   return {
-    name: 'vitest-watchdog',
+    name: PLUGIN_NAME,
     async config(config) {
       const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown } }).test ?? {}
       if (test.runner !== undefined && test.runner !== runnerFile) {
@@ -66,6 +67,10 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // includeTaskLocation: each test's `test(` line, which tells concurrent
       // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
       return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
+    },
+    // The tester frames' HTML, on the browser server: the page code goes in here (browser/tester-html.ts).
+    transformIndexHtml(html: string, ctx: { filename?: string; server?: { config?: object } }) {
+      return withPageCode(html, ctx)
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)

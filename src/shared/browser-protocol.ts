@@ -18,6 +18,13 @@ export const DONE_COMMAND = '__vitest_watchdog_done'
 /** Maps creation stacks of leaked timers to the original source: the page has no source maps of its own. */
 export const MAP_COMMAND = '__vitest_watchdog_map'
 export const BROWSER_ENDPOINT_KEY = '__vitest_watchdog_browser__'
+/**
+ * Where the page code (a module the tester HTML loads before Vitest's tester,
+ * see host/browser/tester-html.ts) leaves its installer on Vitest's page state
+ * (`__vitest_browser_runner__`): the inline script there calls it when Vitest
+ * assigns the runner.
+ */
+export const PAGE_INSTALL_KEY = '__vitest_watchdog_install__'
 /** The binding's name on the top window: a function taking one string, a JSON BindingMessage. */
 export const BROWSER_BINDING = '__vitest_watchdog_binding__'
 

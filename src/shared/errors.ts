@@ -58,6 +58,20 @@ export class WatchdogUnsupportedVitestError extends Error {
 }
 
 /**
+ * A browser tester frame whose runner was created without the watchdog's page
+ * code installed (its module failed to load): the frame must not run its
+ * tests unguarded. The tester HTML's inline script throws it by name and code
+ * (it cannot import this class), and Vitest reports it as the frame's error.
+ */
+export class WatchdogPageCodeError extends Error {
+  readonly code = 'ERR_WATCHDOG_PAGE_CODE_MISSING'
+  constructor(url: string) {
+    super(`vitest-watchdog: its page code (${url}) did not load in this tester frame, so the frame's tests would run unguarded. Is the watchdog's package outside Vite's server.fs.allow?`)
+    this.name = 'WatchdogPageCodeError'
+  }
+}
+
+/**
  * The failure of a run that the watchdog had to stop, or whose worker died
  * under it. Its fields survive Vitest's serialization; `stop` is the whole
  * record the reporter builds the report from.

@@ -7,6 +7,7 @@ import { killAllWorkers, liveJournals } from '../process-registry.js'
 import { exitNow } from '../stuck-threads.js'
 import { pageConnected } from '../browser/ladder.js'
 import { guardBrowserPages } from '../browser/page-respawn.js'
+import { browserServerReady } from '../browser/project.js'
 import { RunCollector } from './collector.js'
 import { RunDeadline, type GuardedProject } from './deadline.js'
 import { appendJobSummary, githubAnnotations } from './github.js'
@@ -103,7 +104,9 @@ export class WatchdogReporter implements Reporter {
 
   /** A guarded project's browser server exists, before its first page opens: its pages can be resumed after a kill. */
   onBrowserInit(project: TestProject): void {
-    if (this.projects.has(project)) guardBrowserPages(project, (sessionId) => pageConnected(project, sessionId))
+    if (!this.projects.has(project)) return
+    browserServerReady(project)
+    guardBrowserPages(project, (sessionId) => pageConnected(project, sessionId))
   }
 
   /** A stop with no test result to carry it (browser mode: a closed page), see RunCollector.hostStop. */
