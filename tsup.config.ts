@@ -36,10 +36,11 @@ export default defineConfig([
     sourcemap: false,
     noExternal: [/^(node:)?path$/],
     removeNodeProtocol: false,
-    // The setup file Vitest imports is a one-line module: Vitest gives a setup
-    // file a new URL in every tester frame, so the browser would compile it
-    // again each time; the page's code behind it keeps one URL, and each frame
-    // after the first gets it from the browser's caches.
+    // The tester HTML loads browser/page.js (host/browser/tester-html.ts).
+    // Where it cannot, the setup file is a one-line module: Vitest gives a
+    // setup file a new URL in every tester frame, so the browser would compile
+    // it again each time; the page's code behind it keeps one URL, and each
+    // frame after the first gets it from the browser's caches.
     onSuccess: async () => writeFileSync('dist/browser/setup.js', "import './page.js'\n"),
     // shared/stop.ts words a stop with node:path's relative(); the page gets a POSIX one.
     esbuildPlugins: [{
