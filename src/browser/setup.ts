@@ -94,8 +94,8 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   let settings: WorkerSettings = DEFAULT_SETTINGS
   // A file resumed in a fresh page after a kill (resume.ts): the killed run fails instead of running again.
   let resume: PageResume | null = null
-  // Wraps the page's timers (leaks.ts) once the settings say so: before the test file and its setup files run.
-  // The watchdog's own module: its frames are never the user's.
+  // Wraps the page's timers (leaks.ts) once the settings say so, before the
+  // test file and its setup files run; this module's frames are never the user's.
   const timers = new PageTimers(import.meta.url.split('?')[0]!)
   const current = (): WorkerSettings => {
     const provided = page.__vitest_worker__?.providedContext
