@@ -20,6 +20,7 @@ import { PageTimers, TIMER_CLEANUP, TIMER_HINTS } from './leaks.js'
 import { leakError, WatchdogUnsupportedVitestError } from '../shared/errors.js'
 import { DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { GatedSignal } from '../shared/cancel-gate.js'
+import { nameProject } from '../shared/project-name.js'
 import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { BrowserGuard, type BrowserGuardSpec } from './guard.js'
 import { PageRecords, PageResume } from './resume.js'
@@ -50,6 +51,7 @@ interface PageRunner {
   runTask?: (test: Task) => Promise<void>
   onBeforeRunTask?: (test: Task) => unknown
   onAfterRunTask?: (test: Task) => unknown
+  onAfterRunSuite?: (suite: Suite) => unknown
   importFile(filepath: string, source: string): unknown
   onCollected?: (files: Suite[]) => unknown
   extendTaskContext?: (context: { task: Task; signal: AbortSignal }) => { task: Task; signal: AbortSignal }
@@ -212,6 +214,18 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   }
 
   installLeakChecks(runner, timers, () => current().leaks, (stacks) => commands.triggerCommand(MAP_COMMAND, [stacks]) as Promise<MappedStack[]>)
+
+  // With several projects a stop's error names its project, as in Node (JUnit and others show only the error).
+  const afterTask = runner.onAfterRunTask?.bind(runner)
+  runner.onAfterRunTask = async (test) => {
+    nameProject(test.result?.errors, current().project)
+    await afterTask?.(test)
+  }
+  const afterSuite = runner.onAfterRunSuite?.bind(runner)
+  runner.onAfterRunSuite = async (suite) => {
+    nameProject(suite.result?.errors, current().project)
+    await afterSuite?.(suite)
+  }
 
   records.install(runner)
   // Installed last: the resume plan has the final word on a test.
