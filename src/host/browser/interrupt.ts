@@ -19,7 +19,7 @@
 import type { TestProject } from 'vitest/node'
 import { BROWSER_BINDING, BROWSER_ENDPOINT_KEY, type BindingMessage, type StopAnswer, type Verdict } from '../../shared/browser-protocol.js'
 import type { SourceLocation } from '../../shared/stop.js'
-import { formatStack, lastSampledStack, type CpuProfile, type SampledFrame } from './profile-stack.js'
+import { formatStack, stuckStack, type CpuProfile, type SampledFrame } from './profile-stack.js'
 import { originalStack, userLocation } from './source-map.js'
 
 /**
@@ -146,7 +146,7 @@ export class PageSession {
       profiled.catch(() => {})
       const terminatedAt = await terminated
       const profile = await profiled
-      const stack = formatStack(await withColumns(profile ? lastSampledStack(profile, performance.now() - terminatedAt, !blockCoverage(project)) : []))
+      const stack = formatStack(await withColumns(profile ? stuckStack(profile, BUSY_BOUND_MS, performance.now() - terminatedAt, !blockCoverage(project)) : []))
       const location = userLocation(project, stack)
       const verdict: Verdict = { location, stack, originalStack: originalStack(project, stack) }
       const stuck = location ? { file: location.file, line: location.line } : null

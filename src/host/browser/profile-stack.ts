@@ -25,6 +25,9 @@ export interface CpuProfile {
   timeDeltas?: number[]
 }
 
+/** Where no sample falls in the busy window: the profile's last second. */
+const FALLBACK_WINDOW_MS = 1_000
+
 /** Samples that are not JavaScript: the page was idle, in native code of its own, or collecting garbage. */
 const NOT_SCRIPT = new Set(['(root)', '(idle)', '(program)', '(garbage collector)'])
 
@@ -43,35 +46,42 @@ export function formatStack(frames: readonly SampledFrame[]): string {
 }
 
 /**
- * The stack of the last JavaScript sample taken before the profile's last
- * `afterMs` (the page ran other tasks between the termination and the end
- * of the profile: their samples are not where it was stuck), innermost
- * first. The innermost frame gets the line most of its samples fell on
- * (where a loop spins); the frames around it get their function's first
- * line, since V8 records lines only where a sample ends. Empty when no
- * JavaScript was sampled. Without `sampledLines` the innermost frame gets
- * its function's first line too: under V8's block coverage (Vitest's
- * coverage-v8 in a page) a sample's line is wrong, two lines early in a
- * five-line function (checked by hand, Chromium 150).
+ * The stack the page spent the busy window before the termination in: the
+ * JavaScript leaf sampled most often in the `busyMs` that end `afterMs`
+ * before the profile does (the page ran other tasks between the termination
+ * and the end of the profile: their samples are not where it was stuck; the
+ * most frequent leaf, rather than the last, so that a short task at either
+ * edge of the window cannot pass for the stuck code), innermost first. The
+ * innermost frame gets the line most of its samples fell on (where a loop
+ * spins); the frames around it get their function's first line, since V8
+ * records lines only where a sample ends. Empty when no JavaScript was
+ * sampled. Without `sampledLines` the innermost frame gets its function's
+ * first line too: under V8's block coverage (Vitest's coverage-v8 in a page)
+ * a sample's line is wrong, two lines early in a five-line function (checked
+ * by hand, Chromium 150).
  */
-export function lastSampledStack(profile: CpuProfile, afterMs: number, sampledLines: boolean): SampledFrame[] {
+export function stuckStack(profile: CpuProfile, busyMs: number, afterMs: number, sampledLines: boolean): SampledFrame[] {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const parentOf = new Map<number, number>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
   const samples = profile.samples ?? []
   const deltas = profile.timeDeltas ?? []
-  const cutoff = profile.endTime - afterMs * 1_000
   let time = profile.startTime
   const times = samples.map((_, i) => (time += deltas[i] ?? 0))
-  const leafBefore = (limit: number): number | undefined => {
-    for (let i = samples.length - 1; i >= 0; i--) {
+  const mostSampled = (from: number, to: number): number | undefined => {
+    const counts = new Map<number, number>()
+    for (let i = 0; i < samples.length; i++) {
       const node = byId.get(samples[i]!)
-      if (times[i]! <= limit && node && !NOT_SCRIPT.has(node.callFrame.functionName)) return node.id
+      if (times[i]! < from || times[i]! > to || !node || NOT_SCRIPT.has(node.callFrame.functionName)) continue
+      counts.set(node.id, (counts.get(node.id) ?? 0) + 1)
     }
-    return undefined
+    let best: number | undefined
+    for (const [id, count] of counts) if (best === undefined || count > counts.get(best)!) best = id
+    return best
   }
-  // With no sample before the cut (a clock that drifted), the last one is the best left.
-  const leaf = leafBefore(cutoff) ?? leafBefore(Number.POSITIVE_INFINITY)
+  const end = profile.endTime - afterMs * 1_000
+  // With no sample in the window (a clock that drifted), the whole profile's last busy second is the best left.
+  const leaf = mostSampled(end - busyMs * 1_000, end) ?? mostSampled(profile.endTime - FALLBACK_WINDOW_MS * 1_000, profile.endTime)
   const frames: SampledFrame[] = []
   for (let id = leaf; id !== undefined; id = parentOf.get(id)) {
     const node = byId.get(id)!
