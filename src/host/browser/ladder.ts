@@ -213,7 +213,7 @@ export class BrowserLadder {
   }
 
   /**
-   * Stage kill: the page did not pause or did not answer (a renderer stuck
+   * Stage kill: the page's JavaScript could not be terminated (a renderer stuck
    * in native code, a synchronous request that never returns, a crashed
    * tab). It is closed, and the rest of its file goes on in a fresh page
    * (page-respawn.ts), whose run reports the stop as the killed test's

@@ -12,7 +12,7 @@ import { choosePageCodeWay } from './tester-html.js'
 /** Projects whose pages get the page code: not those under a debugger, whose pages are left as they are. */
 const guardedPages = new WeakSet<TestProject>()
 
-/** Browsers whose pages the main process can pause and terminate over CDP (Playwright's Chromium). */
+/** Browsers whose pages the main process can terminate and profile over CDP (Playwright's Chromium). */
 const CDP_BROWSERS = new Set(['chromium', 'chrome', 'edge'])
 
 export function isBrowserProject(project: TestProject): boolean {
