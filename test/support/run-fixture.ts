@@ -182,3 +182,19 @@ export function expectStatus(run: FixtureRun, key: string, status: string): void
   const actual = outcomeOf(run, key).status
   if (actual !== status) throw new Error(`${key}: expected ${status}, got ${actual}\n--- fixture output ---\n${run.output}`)
 }
+
+/**
+ * A stuck location that comes from sampling (the page's CPU profile) is
+ * guaranteed to lie on one of the loop's lines, not on one exact line or column.
+ */
+export function stuckWithin(file: string, lines: readonly number[]) {
+  return { file, line: expectOneOf(lines), column: expectPositive() }
+}
+
+function expectOneOf(values: readonly number[]) {
+  return { asymmetricMatch: (actual: unknown) => values.includes(actual as number), toString: () => `one of ${values.join(', ')}` }
+}
+
+function expectPositive() {
+  return { asymmetricMatch: (actual: unknown) => Number.isInteger(actual) && (actual as number) >= 1, toString: () => 'a 1-based column' }
+}
