@@ -50,7 +50,7 @@ describe.each(interrupted)('$file', ({ file, test: name, lines }) => {
     const outcome = outcomeOf(run, `${file} > ${name}`)
     expect(outcome.status).toBe('failed')
     expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "interrupt" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)/)
-    const stuckLine = Number(new RegExp(`It was stuck at ${file.replaceAll('.', '\\.')}:(\\d+):`).exec(outcome.failureMessages[0])?.[1])
+    const stuckLine = Number(new RegExp(`It was stuck at ${file.replaceAll('.', '\\.')}:(\\d+):`).exec(outcome.failureMessages[0] ?? "")?.[1])
     expect(lines).toContain(stuckLine)
     expect(outcome.failureMessages[0]).toContain('so the running JavaScript was terminated; the page goes on.')
   })
