@@ -6,8 +6,8 @@ import { runWatch, type WatchRun } from './support/run-watch.js'
 // CDP session, its profile and a page closed at stage kill must not leak into
 // the next run.
 
-/** fixtures/browser-watch's runTimeout (WATCHDOG_RUN_TIMEOUT). */
-const RUN_TIMEOUT_MS = 6_000
+/** fixtures/browser-watch's runTimeout (WATCHDOG_RUN_TIMEOUT): room for the first run's cold dependency scan on a loaded machine. */
+const RUN_TIMEOUT_MS = 15_000
 
 const STOPS: Record<string, [string, string, string] | null> = {
   pass: null,
