@@ -15,7 +15,7 @@ import type { RunMessage, StopAnswer, Verdict } from '../shared/browser-protocol
 import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
-import { absoluteNow, realClearTimeout, realSetTimeout } from '../shared/clock.js'
+import { absoluteNow, realClearTimeout, realSetTimeout, stageTimer } from '../shared/clock.js'
 
 /** In a page, a guarded run is told only what every guard is told. */
 export type BrowserGuardSpec = GuardSpecBase
@@ -146,16 +146,17 @@ export class BrowserGuard {
     return outcome.value as T
   }
 
+  /** As in Node (worker/guard.ts): a stage past the longest timer never comes. */
   private arm(me: Active): void {
     const { budget, grace } = me.spec
     if (budget.ms === 0) return
-    me.timers.push(realSetTimeout(() => {
+    const abort = stageTimer(() => {
       if (me.outcome || me.claimed) return
       me.aborted = true
       me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
-    }, budget.ms))
+    }, budget.ms)
     const due = absoluteNow() + budget.ms + grace
-    me.timers.push(realSetTimeout(() => {
+    const expire = stageTimer(() => {
       // Late by more than a busy task's worth: the thread was held until
       // now, most likely by this run's own code, which the main process has
       // just terminated. Its verdict (with the stuck line) comes next; ending
@@ -165,7 +166,8 @@ export class BrowserGuard {
         return
       }
       me.finish({ kind: 'expired' })
-    }, budget.ms + grace))
+    }, budget.ms + grace)
+    for (const timer of [abort, expire]) if (timer !== undefined) me.timers.push(timer)
   }
 
   /** Asked by the main process: the page answering means no code of the run is running now. */

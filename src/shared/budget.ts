@@ -86,7 +86,15 @@ export function resolveBudget(
     return { ms: checkDuration('meta.killAfter', meta.killAfter, source), source }
   }
   if (settings.killAfter !== null) return { ms: settings.killAfter, source: 'watchdog({ killAfter })' }
-  return vitestTimeout
+  return vitestBudget(vitestTimeout)
+}
+
+/**
+ * Vitest runs with no timeout when it is 0, negative or Infinity, and so does
+ * the ladder: budget 0, no stage is armed (a timer cannot take Infinity).
+ */
+export function vitestBudget(timeout: Budget): Budget {
+  return Number.isFinite(timeout.ms) && timeout.ms > 0 ? timeout : { ...timeout, ms: 0 }
 }
 
 /**

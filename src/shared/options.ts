@@ -1,5 +1,6 @@
 import { WatchdogOptionError, type OptionSource } from './errors.js'
 import { LEAK_MODES, type LeakMode } from './report.js'
+import { MAX_TIMER_DELAY_MS } from './clock.js'
 
 export interface WatchdogOptions {
   /** Budget per test in ms. Default: each test's own Vitest timeout. */
@@ -44,15 +45,12 @@ export interface WorkerSettings {
 export const PROVIDE_KEY = 'vitestWatchdog'
 
 /**
- * The longest delay Node's timers take: a larger one fires after 1 ms (with
- * a TimeoutOverflowWarning), which would stop every test at once.
+ * A duration in ms: a finite number from 0 to MAX_TIMER_DELAY_MS. For budgets, 0 means "no budget" (as Vitest's own timeouts do).
+ * A sum past the limit (budget + grace) is not an error: that stage never comes (clock.ts, stageTimer).
  */
-const MAX_DURATION_MS = 2 ** 31 - 1
-
-/** A duration in ms: a finite number from 0 to MAX_DURATION_MS. For budgets, 0 means "no budget" (as Vitest's own timeouts do). */
 export function checkDuration(option: string, value: unknown, source: OptionSource): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DURATION_MS) {
-    throw new WatchdogOptionError(option, value, source, `a finite number of milliseconds from 0 to ${MAX_DURATION_MS} (the longest timer Node can set)`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_DELAY_MS) {
+    throw new WatchdogOptionError(option, value, source, `a finite number of milliseconds from 0 to ${MAX_TIMER_DELAY_MS} (the longest timer Node can set)`)
   }
   return value
 }

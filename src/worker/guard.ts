@@ -16,7 +16,7 @@ import type { SuiteHookKind } from '../shared/journal.js'
 import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
-import { absoluteNow, realClearTimeout, realSetImmediate, unrefTimer } from '../shared/clock.js'
+import { absoluteNow, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
 import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
@@ -142,17 +142,20 @@ export class Guard {
     return outcome.value as T
   }
 
-  /** The abort stage at the budget; its end at budget + grace, which fires only if the thread is idle. */
+  /**
+   * The abort stage at the budget; its end at budget + grace, which fires only
+   * if the thread is idle. A stage past the longest timer never comes.
+   */
   private arm(me: Active): void {
     const { budget, grace } = me.spec
     me.clockAt = absoluteNow()
     if (budget.ms === 0) return
-    me.abortTimer = unrefTimer(() => {
+    me.abortTimer = stageTimer(() => {
       if (me.outcome || me.claim || me.aborted) return
       me.aborted = true
       me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
     }, budget.ms)
-    me.expireTimer = unrefTimer(() => me.finish({ kind: 'expired' }), budget.ms + grace)
+    me.expireTimer = stageTimer(() => me.finish({ kind: 'expired' }), budget.ms + grace)
   }
 
   private disarm(me: Active): void {

@@ -9,6 +9,7 @@ import { relative } from 'node:path'
 import type { BrowserCommand, TestProject } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { describeStop, NO_CDP_KILL_MARGIN_MS, type Stop, type StopReason } from '../../shared/stop.js'
+import { stageTimer } from '../../shared/clock.js'
 import { bounded, PageSession, type CdpSession } from './interrupt.js'
 import { pageAnnounced, pageKilled } from './page-respawn.js'
 import { userLocation, userStack } from './source-map.js'
@@ -127,10 +128,14 @@ export class BrowserLadder {
     if (message.run.budget !== 0) this.arm(this.key(context, message.run.frame, message.run.seq), { run: message.run, context, looks: 0 }, message.run.budget + message.run.grace)
   }
 
+  /** A stop past the longest timer never comes: the run is not watched. */
   private arm(key: string, watched: Omit<Watched, 'timer' | 'began'> & { began?: number }, ms: number): void {
-    const timer = setTimeout(() => void this.stop(key), ms)
-    // The watchdog is never the reason the main process stays alive.
-    timer.unref()
+    // Unref'd: the watchdog is never the reason the main process stays alive.
+    const timer = stageTimer(() => void this.stop(key), ms)
+    if (timer === undefined) {
+      this.runs.delete(key)
+      return
+    }
     this.runs.set(key, { began: Date.now(), ...watched, timer })
   }
 

@@ -14,7 +14,7 @@
  * main process one read of the journal per tick.
  */
 import { relative } from 'node:path'
-import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
+import { fitsTimer, realClearTimeout, stageTimer, unrefTimer } from '../../shared/clock.js'
 import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
 import { killTree } from '../../shared/process-tree.js'
 import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
@@ -147,14 +147,19 @@ export class WorkerWatch {
     }
   }
 
+  /**
+   * A stage past the longest timer never comes; nor does the session for a
+   * stop that never comes (it would stay open for the rest of the run).
+   */
   private arm(run: Watched): void {
     const { budget, grace } = run.line
-    const at = (epochMs: number, fn: () => void) => unrefTimer(fn, Math.max(0, epochMs - Date.now()))
+    const elapsed = Date.now() - run.clockAt
+    const stops = fitsTimer(budget + grace)
     run.timers = [
-      at(run.clockAt + budget / 2, () => this.slow(run)),
-      at(run.clockAt + budget, () => void this.openLink()),
-      at(run.clockAt + budget + grace, () => this.stopAt(run)),
-    ]
+      stageTimer(() => this.slow(run), budget / 2, elapsed),
+      stops ? stageTimer(() => void this.openLink(), budget, elapsed) : undefined,
+      stageTimer(() => this.stopAt(run), budget + grace, elapsed),
+    ].filter((timer) => timer !== undefined)
   }
 
   private disarm(run: Watched): void {
@@ -162,9 +167,10 @@ export class WorkerWatch {
     run.timers = []
   }
 
+  /** Past its budget with a stop to come: the session stays open for it. */
   private anyPastBudget(): boolean {
     const now = Date.now()
-    for (const run of this.runs.values()) if (run.clockAt + run.line.budget <= now) return true
+    for (const run of this.runs.values()) if (run.clockAt + run.line.budget <= now && fitsTimer(run.line.budget + run.line.grace)) return true
     return false
   }
 

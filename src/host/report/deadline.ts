@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node'
 import type { WorkerSettings } from '../../shared/options.js'
-import { realClearTimeout, realSetTimeout } from '../../shared/clock.js'
+import { realClearTimeout, stageTimer } from '../../shared/clock.js'
 
 /**
  * After the run deadline, the ladder in the workers needs up to three grace
@@ -43,8 +43,8 @@ export class RunDeadline {
     if (this.deadlines.length === 0) return deadlines
     const last = Math.max(...this.deadlines.map((d) => d.at + 3 * d.grace + HARD_STOP_MARGIN_MS))
     const latest = Math.max(...this.deadlines.map((d) => d.at))
-    this.hardStop = realSetTimeout(() => onHardStop(last - latest), Math.max(0, last - Date.now()))
-    this.hardStop.unref()
+    // Past the longest timer (runTimeout plus three huge graces), it never comes, as every such stage.
+    this.hardStop = stageTimer(() => onHardStop(last - latest), last - now)
     return deadlines
   }
 
