@@ -234,11 +234,22 @@ export class RespawningWorker implements PoolWorker {
     const pid = pidOf(child)
     if (pid) {
       // Its process group, every descendant, itself: 'exit' follows.
-      killTree(pid)
+      try {
+        killTree(pid)
+      } catch {
+        // The process table could not be read: the group and the worker still go.
+        for (const target of [-pid, pid]) trySigkill(target)
+      }
       return
     }
     // Threads: the thread's own children go first, and no other thread's.
-    const outcome = await stopThread(child.worker as ThreadsPoolWorker, child.watch?.target.ownChildren(run.at) ?? [], abandon, `"${run.name}" in ${run.file}`)
+    let children: number[] = []
+    try {
+      children = child.watch?.target.ownChildren(run.at) ?? []
+    } catch {
+      // The process table could not be read: the thread is stopped all the same.
+    }
+    const outcome = await stopThread(child.worker as ThreadsPoolWorker, children, abandon, `"${run.name}" in ${run.file}`)
     if (outcome !== 'terminated') child.abandoned = true
     else if (child !== this.child) return // Its 'exit' already resumed the file.
     if (outcome === 'not-terminated') {
@@ -307,6 +318,14 @@ export class RespawningWorker implements PoolWorker {
 function isResponse(message: unknown, type: string): boolean {
   const m = message as Message | undefined
   return !!m?.__vitest_worker_response__ && m.type === type
+}
+
+function trySigkill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // Already gone.
+  }
 }
 
 /** The dead worker's journal since the current run request: '' when it cannot be read (died before its first line). */
