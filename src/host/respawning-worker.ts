@@ -11,10 +11,10 @@ import { InspectorOutput } from './ladder/inspector-output.js'
 import { ProcessTarget, ThreadTarget } from './ladder/targets.js'
 import { WorkerWatch } from './ladder/watch.js'
 import { registerWorker, removeScratch, unregisterWorker } from './process-registry.js'
-import { emptyPlan, journalEnd, recordDeath, withoutFiles, type Death } from './resume-plan.js'
+import { emptyPlan, recordDeath, withoutFiles, type Death } from './resume-plan.js'
 import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf, threadOf } from './thread-stop.js'
 import { watchThread } from './stuck-threads.js'
-import { createScratch, writeNote, type Scratch } from './worker-scratch.js'
+import { closeScratch, createScratch, journalSize, readJournal, writeNote, type Scratch } from './worker-scratch.js'
 
 /**
  * A replacement worker gets this long to start and say "started". Vitest's
@@ -106,7 +106,7 @@ export class RespawningWorker implements PoolWorker {
         // With isolate: false a worker runs file after file (and reruns, in
         // watch mode): what an earlier request recorded is not this one's.
         this.plan = emptyPlan()
-        this.child.journalFrom = journalEnd(this.child.journal)
+        this.child.journalFrom = journalSize(this.child)
       }
     }
     if (this.child.queue) this.child.queue.push(message)
@@ -126,6 +126,7 @@ export class RespawningWorker implements PoolWorker {
     const child = this.child
     if (child.abandoned) {
       child.watch?.dispose()
+      closeScratch(child)
       removeScratch(child.dir)
       return
     }
@@ -142,6 +143,7 @@ export class RespawningWorker implements PoolWorker {
         killTree(pid, spawned)
         unregisterWorker(pid)
       } else for (const childPid of spawned) killTree(childPid)
+      closeScratch(child)
       removeScratch(child.dir)
     }
   }
@@ -232,11 +234,22 @@ export class RespawningWorker implements PoolWorker {
     const pid = pidOf(child)
     if (pid) {
       // Its process group, every descendant, itself: 'exit' follows.
-      killTree(pid)
+      try {
+        killTree(pid)
+      } catch {
+        // The process table could not be read: the group and the worker still go.
+        for (const target of [-pid, pid]) trySigkill(target)
+      }
       return
     }
     // Threads: the thread's own children go first, and no other thread's.
-    const outcome = await stopThread(child.worker as ThreadsPoolWorker, child.watch?.target.ownChildren(run.at) ?? [], abandon, `"${run.name}" in ${run.file}`)
+    let children: number[] = []
+    try {
+      children = child.watch?.target.ownChildren(run.at) ?? []
+    } catch {
+      // The process table could not be read: the thread is stopped all the same.
+    }
+    const outcome = await stopThread(child.worker as ThreadsPoolWorker, children, abandon, `"${run.name}" in ${run.file}`)
     if (outcome !== 'terminated') child.abandoned = true
     else if (child !== this.child) return // Its 'exit' already resumed the file.
     if (outcome === 'not-terminated') {
@@ -273,9 +286,10 @@ export class RespawningWorker implements PoolWorker {
     const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
     try {
-      const finished = recordDeath(this.plan, dead.journal, dead.journalFrom, death, this.options.project.config.root)
+      const finished = recordDeath(this.plan, deadJournal(dead), death, this.options.project.config.root)
       this.runRequest = withoutFiles(this.runRequest!, finished)
     } finally {
+      closeScratch(dead)
       removeScratch(dead.dir)
     }
 
@@ -304,6 +318,23 @@ export class RespawningWorker implements PoolWorker {
 function isResponse(message: unknown, type: string): boolean {
   const m = message as Message | undefined
   return !!m?.__vitest_worker_response__ && m.type === type
+}
+
+function trySigkill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The dead worker's journal since the current run request: '' when it cannot be read (died before its first line). */
+function deadJournal(dead: Child): string {
+  try {
+    return readJournal(dead, dead.journalFrom)
+  } catch {
+    return ''
+  }
 }
 
 function pidOf(child: Child): number | undefined {

@@ -4,7 +4,6 @@
  * and what cannot be run again. Built from the dead worker's journal
  * (shared/journal.ts) and, for a stop, the watchdog's own record of it.
  */
-import { readFileSync, statSync } from 'node:fs'
 import { fileCrashError, serializeStop, WatchdogResumeError } from '../shared/errors.js'
 import { parseJournal, type RecordedTest, type ResumePlan, type RunLine, type SuiteHookKind } from '../shared/journal.js'
 import { describeExit, type Stop } from '../shared/stop.js'
@@ -21,33 +20,14 @@ export function emptyPlan(): ResumePlan {
 }
 
 /**
- * Where the next run request's lines will start in a worker's journal: its
- * size now. A worker that runs file after file (isolate: false) has earlier
- * files' lines before it, and they are not this file's.
- */
-export function journalEnd(journal: string): number {
-  try {
-    return statSync(journal).size
-  } catch {
-    return 0
-  }
-}
-
-/**
- * Adds the dead worker's record, its journal from byte `from` on, to `plan`,
- * and returns the files the dead worker had finished before the one it died
+ * Adds the dead worker's record, `journalText` (its journal from where the
+ * current run request's lines start), to `plan`, and returns the files the dead worker had finished before the one it died
  * in (with isolate: false a worker runs file after file): the replacement
  * must not run or report them again. Throws when the file cannot be resumed
  * again (it already died outside any test once): Vitest is then told the
  * worker exited.
  */
-export function recordDeath(plan: ResumePlan, journal: string, from: number, death: Death, root: string): string[] {
-  let journalText = ''
-  try {
-    journalText = readFileSync(journal).subarray(from).toString('utf8')
-  } catch {
-    // Died before its first line: nothing had run.
-  }
+export function recordDeath(plan: ResumePlan, journalText: string, death: Death, root: string): string[] {
   const tests = new Map<string, Attempts>()
   const runs = new Map<number, RunLine>()
   /** The file the worker was on: where a death outside any test belongs. */

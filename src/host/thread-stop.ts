@@ -41,7 +41,13 @@ export function threadIdOf(worker: ThreadWorker): number | undefined {
  * as `what`, so that it neither keeps the run alive nor hangs its exit.
  */
 export async function stopThread(worker: ThreadWorker, children: readonly number[], abandon: boolean, what: string): Promise<'terminated' | 'abandoned' | 'not-terminated'> {
-  for (const pid of children) killTree(pid)
+  for (const pid of children) {
+    try {
+      killTree(pid)
+    } catch {
+      // The process table could not be read: the thread is stopped all the same.
+    }
+  }
   if (abandon) {
     unrefThread(threadOf(worker))
     return 'abandoned'

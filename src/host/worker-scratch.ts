@@ -4,8 +4,12 @@
  * resume plan of a replacement worker (formats: shared/journal.ts). The
  * directory is registered (process-registry.ts), so it goes with the worker
  * or, at the latest, with the main process.
+ *
+ * The journal and the notes are created here and kept open on both sides
+ * (the worker opens them before any test code runs): a test, or a tmp
+ * cleaner, that removes the directory takes their names, not the files.
  */
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CHILD_MARK } from '../shared/child-mark.js'
@@ -19,6 +23,8 @@ export interface Scratch {
   notes: string
   /** The worker's environment: the user's, with the watchdog's variables pointing here. */
   env: Partial<NodeJS.ProcessEnv>
+  /** This process's descriptors: the journal read, the notes appended to. Closed by closeScratch. */
+  fds: { journal: number; notes: number } | null
 }
 
 /** `hostInspector`: the worker is started with an inspector port the main process owns (ENV_HOST_INSPECTOR). */
@@ -38,10 +44,43 @@ export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, hostInspector
     writeFileSync(planFile, JSON.stringify(plan))
     env[ENV_RESUME] = planFile
   }
-  return { dir, journal, notes, env }
+  const fds = { journal: openSync(journal, 'a+'), notes: openSync(notes, 'a') }
+  return { dir, journal, notes, env, fds }
 }
 
-/** Leaves a note the worker reads when a run ends past its deadline. */
+/** Leaves a note the worker reads when a run ends past its deadline. Throws when it cannot be written: the stop then kills the worker instead. */
 export function writeNote(scratch: Scratch, note: HostNote): void {
-  appendFileSync(scratch.notes, `${JSON.stringify(note)}\n`)
+  if (!scratch.fds) throw new Error(`the notes of ${scratch.dir} are closed`)
+  const line = Buffer.from(`${JSON.stringify(note)}\n`)
+  if (writeSync(scratch.fds.notes, line) !== line.length) throw new Error(`the note to ${scratch.dir} was cut short`)
+}
+
+/** The journal's size now (where the next lines will start), whether or not its name is still there. */
+export function journalSize(scratch: Scratch): number {
+  try {
+    return scratch.fds ? fstatSync(scratch.fds.journal).size : 0
+  } catch {
+    return 0
+  }
+}
+
+/** The journal's text from byte `from` on, whether or not its name is still there. */
+export function readJournal(scratch: Scratch, from: number): string {
+  if (!scratch.fds) return ''
+  const bytes = Buffer.alloc(Math.max(0, journalSize(scratch) - from))
+  const read = readSync(scratch.fds.journal, bytes, 0, bytes.length, from)
+  return bytes.toString('utf8', 0, read)
+}
+
+/** Closes this process's descriptors (the directory itself is removed by process-registry.ts). */
+export function closeScratch(scratch: Scratch): void {
+  const { fds } = scratch
+  scratch.fds = null
+  for (const fd of fds ? [fds.journal, fds.notes] : []) {
+    try {
+      closeSync(fd)
+    } catch {
+      // Already closed.
+    }
+  }
 }

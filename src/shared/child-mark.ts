@@ -2,10 +2,11 @@
  * Every child process a worker spawns carries, in its environment, which
  * worker (process id and thread id) spawned it and whether the worker waits
  * for it synchronously (execSync, spawnSync, execFileSync). The main process
- * reads it from /proc: a thread blocked in a system call is waiting on its
- * synchronous child, and killing exactly that child frees it; a thread that is
- * terminated takes exactly its own children with it. Never a guess by start
- * time, never another test's child.
+ * reads it from /proc: a thread that is terminated takes exactly its own
+ * children with it, even re-parented ones. For a thread blocked in a system
+ * call the mark is a hint only: the child it waits on is found by parentage
+ * and start time (host/ladder/targets.ts), since the test owns its children's
+ * environment; the mark chooses among those candidates.
  */
 export const CHILD_MARK = 'VITEST_WATCHDOG_CHILD'
 

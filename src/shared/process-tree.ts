@@ -109,14 +109,20 @@ function markOf(pid: number): string | null {
   }
 }
 
+/** A direct child of a worker, as the process table shows it. */
+export interface ChildEntry {
+  pid: number
+  /** Its child mark (shared/child-mark.ts), or null: none, or not readable. A hint only: the child's environment is the test's to change. */
+  mark: string | null
+}
+
 /**
- * Direct children of `parent` that carry no child mark and started at or
- * after `sinceEpochMs` (from /proc: start time in clock ticks since boot),
- * except `exclude`. Where a synchronous call could not be marked (the vm
- * pools give test files their own copy of node:child_process), the children
- * started since a blocked run began are the best guess at the one it waits on.
+ * Direct children of `parent`, alive (not zombies), that started at or after
+ * `sinceEpochMs` (from /proc: start time in clock ticks since boot), except
+ * `exclude`. A thread blocked in a synchronous call waits on a direct child
+ * it started during the blocked run, whatever that child's environment says.
  */
-export function unmarkedChildrenSince(parent: number, sinceEpochMs: number, exclude: ReadonlySet<number> = new Set()): number[] {
+export function childrenSince(parent: number, sinceEpochMs: number, exclude: ReadonlySet<number> = new Set()): ChildEntry[] {
   const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ: 100 on every Linux that Node supports.
   let bootSeconds: number
   try {
@@ -126,12 +132,14 @@ export function unmarkedChildrenSince(parent: number, sinceEpochMs: number, excl
   } catch {
     return []
   }
-  const found: number[] = []
+  const found: ChildEntry[] = []
   for (const [child, ppid] of parentTable()) {
-    if (ppid !== parent || exclude.has(child) || markOf(child) !== null) continue
-    const ticks = Number(statFields(child)?.[19])
+    if (ppid !== parent || exclude.has(child)) continue
+    const fields = statFields(child)
+    if (!fields || fields[0] === 'Z') continue
+    const ticks = Number(fields[19])
     // A tick is 10 ms: one second of slack for the start time's rounding.
-    if (Number.isFinite(ticks) && (bootSeconds + ticks / CLOCK_TICKS_PER_SECOND) * 1000 >= sinceEpochMs - 1_000) found.push(child)
+    if (Number.isFinite(ticks) && (bootSeconds + ticks / CLOCK_TICKS_PER_SECOND) * 1000 >= sinceEpochMs - 1_000) found.push({ pid: child, mark: markOf(child) })
   }
   return found
 }

@@ -1,9 +1,9 @@
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
 import { jsonSafe } from '../shared/json-safe.js'
-import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
@@ -18,18 +18,42 @@ import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type H
  * the code being killed.
  */
 let fd: number | null | undefined
+/** The main process's notes, opened with the journal: a test that removes the scratch directory does not take them away. */
+let notesFd: number | null = null
 let pending: string[] = []
 let flushQueued = false
 
+/**
+ * Where the pool put this worker's files, read once at load: the test's code
+ * may replace `process.env` later, and what it holds then is the test's, not
+ * the watchdog's.
+ */
+let files = { journal: process.env[ENV_JOURNAL], notes: process.env[ENV_NOTES], resume: process.env[ENV_RESUME], hostInspector: process.env[ENV_HOST_INSPECTOR] !== undefined }
+
+/** The worker's variables as set by the watchdog's pool at start. */
+export function workerFiles(): Readonly<typeof files> {
+  return files
+}
+
+/** Under a pool other than the watchdog's, the variables were an outer environment's leftovers: none of them is this worker's. */
+export function forgetWorkerFiles(): void {
+  files = { journal: undefined, notes: undefined, resume: undefined, hostInspector: false }
+}
+
 function descriptor(): number | null {
   if (fd === undefined) {
-    const file = process.env[ENV_JOURNAL]
+    const file = files.journal
     fd = null
     if (file) {
       try {
         fd = openSync(file, 'a')
       } catch {
         fd = null
+      }
+      try {
+        notesFd = files.notes ? openSync(files.notes, 'r') : null
+      } catch {
+        notesFd = null
       }
       append({ kind: 'journal', version: JOURNAL_VERSION })
       // A worker that exits on its own (process.exit in a test, the end of the run) leaves no line behind.
@@ -47,14 +71,16 @@ function descriptor(): number | null {
  */
 export function closeJournal(): void {
   flush()
-  if (typeof fd === 'number') {
+  for (const open of [fd, notesFd]) {
+    if (typeof open !== 'number') continue
     try {
-      closeSync(fd)
+      closeSync(open)
     } catch {
       // Already closed.
     }
   }
   fd = undefined
+  notesFd = null
 }
 
 /** `now`: written before returning (a run about to start), with everything gathered before it. */
@@ -111,10 +137,13 @@ export function journalResult(test: RunnerTestCase): void {
 
 /** The main process's notes to this worker (shared/journal.ts, HostNote). */
 export function hostNotes(): HostNote[] {
-  const file = process.env[ENV_NOTES]
-  if (!file) return []
   try {
-    return parseNotes(readFileSync(file, 'utf8'))
+    if (notesFd !== null) {
+      const bytes = Buffer.alloc(fstatSync(notesFd).size)
+      const read = readSync(notesFd, bytes, 0, bytes.length, 0)
+      return parseNotes(bytes.toString('utf8', 0, read))
+    }
+    return files.notes ? parseNotes(readFileSync(files.notes, 'utf8')) : []
   } catch {
     return []
   }
@@ -125,7 +154,7 @@ let plan: ResumePlan | null | undefined
 /** The resume plan this worker was started with, if it replaces a dead one. */
 export function resumePlan(): ResumePlan | null {
   if (plan === undefined) {
-    const file = process.env[ENV_RESUME]
+    const file = files.resume
     plan = file ? (JSON.parse(readFileSync(file, 'utf8')) as ResumePlan) : null
   }
   return plan

@@ -16,7 +16,7 @@ import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
 import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
-import { ENV_HOST_INSPECTOR, WORKER_ENV, type RecordedTest } from '../shared/journal.js'
+import { WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
 import { isWatchdogPool } from '../shared/pools.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
@@ -26,7 +26,7 @@ import { GatedSignal } from '../shared/cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
 import { Continuations } from './continue-attempts.js'
 import { nameProject } from '../shared/project-name.js'
-import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan } from './journal.js'
+import { closeJournal, forgetWorkerFiles, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan, workerFiles } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
@@ -45,12 +45,13 @@ const IMPORT_RUN_NAME = '(import)'
 /**
  * A debugger session must never be cut short: --inspect, --inspect-brk, or an
  * inspector opened later. In a process whose inspector port the main process
- * owns (ENV_HOST_INSPECTOR), an open inspector is the watchdog's own during a
- * stop; a user's is seen by the main process instead (host/ladder/).
+ * owns (ENV_HOST_INSPECTOR, read at load: the test may replace process.env),
+ * an open inspector is the watchdog's own during a stop; a user's is seen by
+ * the main process instead (host/ladder/).
  */
 function debuggerAttached(): boolean {
   if (process.execArgv.some((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg))) return true
-  return process.env[ENV_HOST_INSPECTOR] === undefined && inspector.url() !== undefined
+  return !workerFiles().hostInspector && inspector.url() !== undefined
 }
 
 let announcedStandDown = false
@@ -75,7 +76,10 @@ export default class WatchdogRunner extends TestRunner {
     // The journal, notes and resume plan belong to the watchdog's own pools,
     // which set them per worker: under any other pool they can only be
     // leftovers of an outer environment, never this worker's.
-    if (!isWatchdogPool(config.pool)) for (const name of WORKER_ENV) delete process.env[name]
+    if (!isWatchdogPool(config.pool)) {
+      for (const name of WORKER_ENV) delete process.env[name]
+      forgetWorkerFiles()
+    }
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = debuggerAttached() || config.inspector?.enabled === true

@@ -12,7 +12,14 @@ export class JournalTail {
   /** Bytes after the last newline: a line still being written (cut on bytes, not characters). */
   private partial = Buffer.alloc(0)
 
-  constructor(private readonly path: string) {}
+  constructor(private readonly path: string) {
+    // Opened now, while its name is sure to be there (host/worker-scratch.ts creates it): a test may remove the directory.
+    try {
+      this.fd = openSync(path, 'r')
+    } catch {
+      // Not there: opened at a later read.
+    }
+  }
 
   /** Throws WatchdogJournalVersionError when the journal is of another version. */
   read(): JournalLine[] {
@@ -26,7 +33,7 @@ export class JournalTail {
       this.offset += read
       bytes = Buffer.concat([this.partial, buffer.subarray(0, read)])
     } catch {
-      // Not created yet (the worker has not started a run), or removed with the worker.
+      // Not there (yet), or removed with the worker.
       return []
     }
     const end = bytes.lastIndexOf(0x0a) + 1

@@ -1,6 +1,6 @@
 import { endpointCall } from '../../shared/endpoint.js'
 import { childMark } from '../../shared/child-mark.js'
-import { markedProcesses, statFields, unmarkedChildrenSince } from '../../shared/process-tree.js'
+import { childrenSince, markedProcesses, statFields, type ChildEntry } from '../../shared/process-tree.js'
 import { liveWorkerPids } from '../process-registry.js'
 import type { StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
@@ -138,8 +138,7 @@ export class ProcessTarget implements InspectorTarget {
   }
 
   blockingChildren(runAt: number): number[] {
-    const marked = markedProcesses(childMark(this.pid, 0, 'sync'))
-    return marked.length > 0 ? marked : unmarkedChildrenSince(this.pid, runAt)
+    return blockingAmong(childrenSince(this.pid, runAt), this.pid, childMark(this.pid, 0, 'sync'))
   }
 
   ownChildren(): number[] {
@@ -169,13 +168,26 @@ export class ThreadTarget implements InspectorTarget {
   async release(): Promise<void> {}
 
   blockingChildren(runAt: number): number[] {
-    const marked = markedProcesses(childMark(process.pid, this.threadId, 'sync'))
-    return marked.length > 0 ? marked : unmarkedChildrenSince(process.pid, runAt, liveWorkerPids())
+    return blockingAmong(childrenSince(process.pid, runAt, liveWorkerPids()), process.pid, childMark(process.pid, this.threadId, 'sync'))
   }
 
   ownChildren(runAt: number): number[] {
     return [...markedProcesses(`${process.pid}:${this.threadId}:`), ...this.blockingChildren(runAt)]
   }
+}
+
+/**
+ * Which of `parent`'s children, started since the blocked run began, the
+ * thread waits on. Found by parentage, not by environment (a test may replace
+ * `process.env`, or its child drop its own): the mark only chooses. The ones
+ * marked as this thread's synchronous children when there are any; otherwise
+ * every one not marked as another thread's child or an asynchronous one of
+ * `parent`'s (a mark of another form is the test's own doing, no hint).
+ */
+function blockingAmong(children: readonly ChildEntry[], parent: number, ownSync: string): number[] {
+  const own = children.filter((child) => child.mark === ownSync)
+  if (own.length > 0) return own.map((child) => child.pid)
+  return children.filter((child) => !child.mark?.startsWith(`${parent}:`)).map((child) => child.pid)
 }
 
 /** The process's state letter from /proc (R running, S sleeping, D disk wait...); '' where there is no /proc. */

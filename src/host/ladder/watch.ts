@@ -48,7 +48,7 @@ const LOOK_AGAIN_MS = 100
 const MAX_LOOKS = 3
 
 export interface WatchOwner {
-  /** Leaves a note the worker reads when a run ends past its deadline (shared/journal.ts, HostNote). */
+  /** Leaves a note the worker reads when a run ends past its deadline (shared/journal.ts, HostNote); throws when it cannot. */
   note(note: HostNote): void
   /** Stage kill: the pool worker kills the worker (or terminates or abandons the thread) and resumes the file. */
   kill(stop: Stop, run: RunLine, abandon: boolean): void
@@ -193,7 +193,12 @@ export class WorkerWatch {
     const { clockAt } = run
     this.stops = this.stops
       .then(() => this.stop(run.line.seq, clockAt))
-      .catch((error: unknown) => this.owner.log(`vitest-watchdog: could not stop ${run.line.name}: ${error instanceof Error ? error.message : String(error)}`))
+      // A stage that failed (an inspector call that threw, say) goes on to the last one: a stop never gives up.
+      .catch((error: unknown) => {
+        if (!this.running(run.line.seq)) return
+        this.owner.log(`vitest-watchdog: stopping ${run.line.name} failed (${error instanceof Error ? error.message : String(error)}); its worker is killed instead.`)
+        this.kill(run.line.seq, { reason: 'unconfirmed', location: null, stack: '' })
+      })
       .finally(() => {
         this.stopping--
         // Not awaited: a worker already blocked in its next test closes its
@@ -256,13 +261,22 @@ export class WorkerWatch {
     this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
   }
 
-  /** Kills the children run `seq`'s thread is blocked on, after leaving the worker a note. False: there were none. */
+  /**
+   * Kills the children run `seq`'s thread is blocked on, after leaving the
+   * worker a note. False: there were none, or the worker could not be told
+   * (killing the child then would pass the run off as ended by itself), or
+   * they could not be killed: the worker is killed instead.
+   */
   private freeBlocked(seq: number): boolean {
-    const pids = this.target.blockingChildren(this.runs.get(seq)?.line.at ?? Date.now())
-    if (pids.length === 0) return false
-    this.owner.note({ kind: 'freed', seq, pids })
-    for (const pid of pids) killTree(pid)
-    return true
+    try {
+      const pids = this.target.blockingChildren(this.runs.get(seq)?.line.at ?? Date.now())
+      if (pids.length === 0) return false
+      this.owner.note({ kind: 'freed', seq, pids })
+      for (const pid of pids) killTree(pid)
+      return true
+    } catch {
+      return false
+    }
   }
 
   /** Waits, bounded, for the freed run to end by itself. */
