@@ -3,6 +3,7 @@ import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
 import { jsonSafe } from '../shared/json-safe.js'
+import { ArrayPrototypeJoin, ArrayPrototypePush, DateNow, JSONParse, JSONStringify, ObjectKeys } from '../shared/intrinsics.js'
 import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
@@ -17,23 +18,33 @@ import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type H
  * the lines of the current macrotask, which never include the `run` line of
  * the code being killed.
  */
+// Captured at load, as a test may replace them (vi.spyOn(fs, 'writeSync')).
+const fsOpenSync = openSync
+const fsCloseSync = closeSync
+const fsReadFileSync = readFileSync
+const fsWriteSync = writeSync
+const processOnce = process.once.bind(process)
+
 let fd: number | null | undefined
+/** The notes' path, read with the journal's: before any test code, which may change process.env. */
+let notesFile: string | undefined
 let pending: string[] = []
 let flushQueued = false
 
 function descriptor(): number | null {
   if (fd === undefined) {
     const file = process.env[ENV_JOURNAL]
+    notesFile = process.env[ENV_NOTES]
     fd = null
     if (file) {
       try {
-        fd = openSync(file, 'a')
+        fd = fsOpenSync(file, 'a')
       } catch {
         fd = null
       }
       append({ kind: 'journal', version: JOURNAL_VERSION })
       // A worker that exits on its own (process.exit in a test, the end of the run) leaves no line behind.
-      process.once('exit', flush)
+      processOnce('exit', flush)
     }
   }
   return fd
@@ -49,7 +60,7 @@ export function closeJournal(): void {
   flush()
   if (typeof fd === 'number') {
     try {
-      closeSync(fd)
+      fsCloseSync(fd)
     } catch {
       // Already closed.
     }
@@ -62,12 +73,12 @@ export function append(line: JournalLine, now = false): void {
   if (descriptor() === null) return
   let text: string
   try {
-    text = JSON.stringify(line)
+    text = JSONStringify(line)
   } catch {
     // A result that cannot be serialized (a cycle, a BigInt): keep the line, drop what cannot be written.
-    text = JSON.stringify(jsonSafe(line))
+    text = JSONStringify(jsonSafe(line))
   }
-  pending.push(text + '\n')
+  ArrayPrototypePush(pending, text + '\n')
   if (now) flush()
   else if (!flushQueued) {
     flushQueued = true
@@ -78,10 +89,10 @@ export function append(line: JournalLine, now = false): void {
 export function flush(): void {
   flushQueued = false
   if (pending.length === 0 || typeof fd !== 'number') return
-  const text = pending.join('')
+  const text = ArrayPrototypeJoin(pending, '')
   pending = []
   try {
-    writeSync(fd, text)
+    fsWriteSync(fd, text)
   } catch {
     // The disk is gone: the run goes on without the journal.
   }
@@ -89,7 +100,7 @@ export function flush(): void {
 
 /** `retries` and `repeats`: the test's own, before a resumed worker cuts them down to what is left. */
 export function journalTest(test: RunnerTestCase, killAfter: number | null, retries: number, repeats: number): void {
-  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: fullTestName(test), ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
+  append({ kind: 'test', test: test.id, at: DateNow(), killAfter, file: test.file.filepath, name: fullTestName(test), ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
 }
 
 export function journalTry(test: RunnerTestCase, attempt: { retry: number; repeat: number; retried: number }): void {
@@ -103,7 +114,7 @@ export function journalResult(test: RunnerTestCase): void {
     kind: 'result',
     test: test.id,
     result: test.result as RecordedResult,
-    ...(Object.keys(test.meta).length > 0 ? { meta: test.meta as Record<string, unknown> } : {}),
+    ...(ObjectKeys(test.meta).length > 0 ? { meta: test.meta as Record<string, unknown> } : {}),
     ...(annotations?.length ? { annotations } : {}),
     ...(artifacts?.length ? { artifacts } : {}),
   })
@@ -111,10 +122,10 @@ export function journalResult(test: RunnerTestCase): void {
 
 /** The main process's notes to this worker (shared/journal.ts, HostNote). */
 export function hostNotes(): HostNote[] {
-  const file = process.env[ENV_NOTES]
+  const file = notesFile ?? process.env[ENV_NOTES]
   if (!file) return []
   try {
-    return parseNotes(readFileSync(file, 'utf8'))
+    return parseNotes(fsReadFileSync(file, 'utf8'))
   } catch {
     return []
   }
@@ -126,7 +137,7 @@ let plan: ResumePlan | null | undefined
 export function resumePlan(): ResumePlan | null {
   if (plan === undefined) {
     const file = process.env[ENV_RESUME]
-    plan = file ? (JSON.parse(readFileSync(file, 'utf8')) as ResumePlan) : null
+    plan = file ? (JSONParse(fsReadFileSync(file, 'utf8')) as ResumePlan) : null
   }
   return plan
 }
