@@ -99,6 +99,12 @@ export const PromiseResolve: <T>(value: T) => Promise<Awaited<T>> = FunctionProt
 export const PromiseReject: (reason: unknown) => Promise<never> = FunctionPrototypeBind.call(Promise.reject, Promise) as (reason: unknown) => Promise<never>
 export const PromiseRace: <T>(values: Iterable<T | PromiseLike<T>>) => Promise<Awaited<T>> = FunctionPrototypeBind.call(Promise.race, Promise) as <T>(values: Iterable<T | PromiseLike<T>>) => Promise<Awaited<T>>
 
+// AbortSignal plumbing (shared/cancel-gate.ts): a test's own signal goes through these.
+export const SafeAbortController = AbortController
+export const AbortControllerPrototypeAbort: (controller: AbortController, reason?: unknown) => void = uncurryThis(AbortController.prototype.abort as AnyFn)
+export const EventTargetPrototypeAddEventListener: (target: EventTarget, type: string, listener: unknown, options?: unknown) => void = uncurryThis(EventTarget.prototype.addEventListener as AnyFn)
+export const EventTargetPrototypeRemoveEventListener: (target: EventTarget, type: string, listener: unknown, options?: unknown) => void = uncurryThis(EventTarget.prototype.removeEventListener as AnyFn)
+
 // String, RegExp
 export const StringPrototypeEndsWith: (text: string, search: string) => boolean = uncurryThis(String.prototype.endsWith as AnyFn)
 export const StringPrototypeIncludes: (text: string, search: string) => boolean = uncurryThis(String.prototype.includes as AnyFn)
