@@ -128,6 +128,7 @@ export const DateNow = Date.now
 
 // Errors
 const SafeError = Error
+const ErrorCaptureStackTrace = (Error as { captureStackTrace?: (target: object, below?: AnyFn) => void }).captureStackTrace
 /** The hook and limit in place when the watchdog loaded (Node's, or none). */
 const loadPrepareStackTrace = (Error as { prepareStackTrace?: unknown }).prepareStackTrace
 const loadStackTraceLimit = (Error as { stackTraceLimit?: number }).stackTraceLimit
@@ -158,16 +159,25 @@ export function withOwnStackTraces<T>(fn: () => T): T {
 }
 
 /**
- * An error whose stack the watchdog reads later (where a leaked resource was
- * created): its frames are taken now, under the watchdog's limit, and
- * formatted only when read, through stackOf. Cheap: no formatting here.
+ * An error whose stack the watchdog reads later (where a leaked resource or
+ * a page's timer was created): its frames, from the caller of ownError on,
+ * are taken now under the watchdog's limit, and formatted only when read,
+ * through stackOf. Cheap: no formatting here.
  */
 export function ownError(message: string): Error {
   const errorCtor = SafeError as { stackTraceLimit?: number }
   const limit = errorCtor.stackTraceLimit
-  errorCtor.stackTraceLimit = OWN_STACK_TRACE_LIMIT
   try {
-    return new SafeError(message)
+    if (!ErrorCaptureStackTrace) {
+      errorCtor.stackTraceLimit = OWN_STACK_TRACE_LIMIT
+      return new SafeError(message)
+    }
+    // No frames twice: the constructor takes none, captureStackTrace takes them from the caller on.
+    errorCtor.stackTraceLimit = 0
+    const error = new SafeError(message)
+    errorCtor.stackTraceLimit = OWN_STACK_TRACE_LIMIT
+    ErrorCaptureStackTrace(error, ownError)
+    return error
   } finally {
     errorCtor.stackTraceLimit = limit
   }
