@@ -24,8 +24,6 @@ export function uncurryThis<T, A extends unknown[], R>(fn: (this: T, ...args: A)
 }
 
 export const ReflectApply = ReflectApplyOwn
-export const ReflectGetOwnPropertyDescriptor = ReflectGetOwnPropertyDescriptorOwn
-export const ReflectOwnKeys = Reflect.ownKeys
 
 // JSON: the journal, the resume plan, what the page sends the main process.
 export const JSONStringify = JSON.stringify
@@ -34,9 +32,7 @@ export const JSONParse = JSON.parse
 // Object
 export const ObjectAssign = Object.assign
 export const ObjectDefineProperty = Object.defineProperty
-export const ObjectDefineProperties = Object.defineProperties
 export const ObjectEntries = Object.entries
-export const ObjectGetOwnPropertyDescriptors = Object.getOwnPropertyDescriptors
 export const ObjectIs = Object.is
 export const ObjectKeys = Object.keys
 
@@ -46,14 +42,12 @@ export const ArrayPrototypeFilter: <T>(list: readonly T[], predicate: (item: T, 
 export const ArrayPrototypeFind: <T>(list: readonly T[], predicate: (item: T, index: number) => unknown) => T | undefined = uncurryThis(Array.prototype.find as AnyFn)
 export const ArrayPrototypeFindIndex: <T>(list: readonly T[], predicate: (item: T, index: number) => unknown) => number = uncurryThis(Array.prototype.findIndex as AnyFn)
 export const ArrayPrototypeIncludes: <T>(list: readonly T[], item: T) => boolean = uncurryThis(Array.prototype.includes as AnyFn)
-export const ArrayPrototypeIndexOf: <T>(list: readonly T[], item: T) => number = uncurryThis(Array.prototype.indexOf as AnyFn)
 export const ArrayPrototypeJoin: (list: readonly unknown[], separator?: string) => string = uncurryThis(Array.prototype.join as AnyFn)
 export const ArrayPrototypeMap: <T, U>(list: readonly T[], fn: (item: T, index: number) => U) => U[] = uncurryThis(Array.prototype.map as AnyFn)
 export const ArrayPrototypePush: <T>(list: T[], ...items: T[]) => number = uncurryThis(Array.prototype.push as AnyFn)
 export const ArrayPrototypeShift: <T>(list: T[]) => T | undefined = uncurryThis(Array.prototype.shift as AnyFn)
 export const ArrayPrototypeSlice: <T>(list: readonly T[], start?: number, end?: number) => T[] = uncurryThis(Array.prototype.slice as AnyFn)
 export const ArrayPrototypeSome: <T>(list: readonly T[], predicate: (item: T, index: number) => unknown) => boolean = uncurryThis(Array.prototype.some as AnyFn)
-export const ArrayPrototypeSort: <T>(list: T[], compare?: (a: T, b: T) => number) => T[] = uncurryThis(Array.prototype.sort as AnyFn)
 export const ArrayPrototypeSplice: <T>(list: T[], start: number, deleteCount?: number, ...items: T[]) => T[] = uncurryThis(Array.prototype.splice as AnyFn)
 
 // Map, Set, WeakMap: the guard's runs, the leak registry, the page's timers.
@@ -106,7 +100,6 @@ export const EventTargetPrototypeAddEventListener: (target: EventTarget, type: s
 export const EventTargetPrototypeRemoveEventListener: (target: EventTarget, type: string, listener: unknown, options?: unknown) => void = uncurryThis(EventTarget.prototype.removeEventListener as AnyFn)
 
 // String, RegExp
-export const StringPrototypeEndsWith: (text: string, search: string) => boolean = uncurryThis(String.prototype.endsWith as AnyFn)
 export const StringPrototypeIncludes: (text: string, search: string) => boolean = uncurryThis(String.prototype.includes as AnyFn)
 export const StringPrototypeReplace: (text: string, pattern: string | RegExp, replacement: string) => string = uncurryThis(String.prototype.replace as AnyFn)
 export const StringPrototypeSlice: (text: string, start?: number, end?: number) => string = uncurryThis(String.prototype.slice as AnyFn)
@@ -115,12 +108,10 @@ export const StringPrototypeStartsWith: (text: string, search: string) => boolea
 export const StringPrototypeTrim: (text: string) => string = uncurryThis(String.prototype.trim as AnyFn)
 export const RegExpPrototypeExec: (pattern: RegExp, text: string) => RegExpExecArray | null = uncurryThis(RegExp.prototype.exec as AnyFn)
 export const RegExpPrototypeTest: (pattern: RegExp, text: string) => boolean = uncurryThis(RegExp.prototype.test as AnyFn)
-export const SafeString = String
 export const decodeURIComponentOwn = decodeURIComponent
 
 // Number, Math, Date
 export const SafeNumber = Number
-export const NumberIsInteger = Number.isInteger
 export const MathMax = Math.max
 export const MathRound = Math.round
 /** Epoch ms of load time's Date.now: fake timers replace `Date`, and journal times must be real. */
@@ -144,7 +135,7 @@ const OWN_STACK_TRACE_LIMIT = typeof loadStackTraceLimit === 'number' && loadSta
  * test's afterwards: a test's `Error.prepareStackTrace` (or a limit of 0)
  * must not shape, or blank, a stack the watchdog reads.
  */
-export function withOwnStackTraces<T>(fn: () => T): T {
+function withOwnStackTraces<T>(fn: () => T): T {
   const errorCtor = SafeError as { prepareStackTrace?: unknown; stackTraceLimit?: number }
   const hook = errorCtor.prepareStackTrace
   const limit = errorCtor.stackTraceLimit

@@ -33,7 +33,7 @@ import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
 import { fullTestName, retryCount } from '../shared/test-task.js'
-import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, ArrayPrototypeSome, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
+import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -186,7 +186,7 @@ export default class WatchdogRunner extends TestRunner {
         for (let k = 0; k < kinds.length; k++) {
           const kind = kinds[k]!
           const list = hooks[kind]
-          if (!Array.isArray(list)) continue
+          if (!ArrayIsArray(list)) continue
           if (reportOnly) list.length = 0
           else if (!this.standDown && ArrayPrototypeIncludes(GUARDED_HOOKS as readonly string[], kind)) {
             for (let i = 0; i < list.length; i++) list[i] = this.wrapHook(kind as HookKind, suite, list[i] as AnyFn)
