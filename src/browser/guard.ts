@@ -16,6 +16,7 @@ import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetTimeout, stageTimer } from '../shared/clock.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypePush, ArrayPrototypeShift, ArrayPrototypeSplice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, mapValues, PromisePrototypeThen, PromiseRace, SafePromise } from '../shared/intrinsics.js'
 
 /** In a page, a guarded run is told only what every guard is told. */
 export type BrowserGuardSpec = GuardSpecBase
@@ -45,9 +46,9 @@ const boundary = (() => {
   const channel = new MessageChannel()
   const waiting: Array<() => void> = []
   // The DOM's MessagePort (the type here is Node's, which has no onmessage).
-  ;(channel.port1 as unknown as { onmessage: () => void }).onmessage = () => waiting.shift()?.()
-  return () => new Promise<void>((resolve) => {
-    waiting.push(resolve)
+  ;(channel.port1 as unknown as { onmessage: () => void }).onmessage = () => ArrayPrototypeShift(waiting)?.()
+  return () => new SafePromise<void>((resolve) => {
+    ArrayPrototypePush(waiting, resolve)
     channel.port2.postMessage(null)
   })
 })()
@@ -94,7 +95,7 @@ export class BrowserGuard {
 
   async run<T>(spec: BrowserGuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
     let resolve: (outcome: Outcome) => void = () => {}
-    const settled = new Promise<Outcome>((r) => (resolve = r))
+    const settled = new SafePromise<Outcome>((r) => (resolve = r))
     const me: Active = {
       seq: ++this.sequence,
       spec,
@@ -109,11 +110,11 @@ export class BrowserGuard {
         resolve(outcome)
       },
     }
-    this.active.set(me.seq, me)
+    MapPrototypeSet(this.active, me.seq, me)
     const announced = this.announce({ frame: this.frame, seq: me.seq, budget: spec.budget.ms, budgetSource: spec.budget.source, grace: spec.grace, subject: spec.subject, file: spec.file, name: spec.name })
     if (announced && !this.ready) {
       let bound: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([announced, new Promise((r) => (bound = realSetTimeout(r, READY_BOUND_MS)))])
+      await PromiseRace([announced, new SafePromise((r) => (bound = realSetTimeout(r, READY_BOUND_MS)))])
       realClearTimeout(bound)
       this.ready = true
     }
@@ -121,14 +122,15 @@ export class BrowserGuard {
     // Termination unwinds the running task and may drop its pending
     // microtasks: the guarded code starts in a task of its own, so none of
     // Vitest's reactions share it.
-    const body = boundary().then(fn)
-    body.then(
+    const body = PromisePrototypeThen(boundary(), fn)
+    PromisePrototypeThen(
+      body,
       (value) => me.finish({ kind: 'settled', ok: true, value }),
       (error: unknown) => me.finish({ kind: 'settled', ok: false, error }),
     )
     const outcome = await settled
     for (const timer of me.timers) realClearTimeout(timer)
-    this.active.delete(me.seq)
+    MapPrototypeDelete(this.active, me.seq)
     this.ended(me.seq)
     if (outcome.kind === 'expired') {
       spec.expire?.()
@@ -162,17 +164,18 @@ export class BrowserGuard {
       // just terminated. Its verdict (with the stuck line) comes next; ending
       // the run here at stage abort would lose it.
       if (this.hostStops() && absoluteNow() - due > LATE_EXPIRY_MS) {
-        me.timers.push(realSetTimeout(() => me.finish({ kind: 'expired' }), HOST_VERDICT_WAIT_MS))
+        ArrayPrototypePush(me.timers, realSetTimeout(() => me.finish({ kind: 'expired' }), HOST_VERDICT_WAIT_MS))
         return
       }
       me.finish({ kind: 'expired' })
     }, budget.ms + grace)
-    for (const timer of [abort, expire]) if (timer !== undefined) me.timers.push(timer)
+    if (abort !== undefined) ArrayPrototypePush(me.timers, abort)
+    if (expire !== undefined) ArrayPrototypePush(me.timers, expire)
   }
 
   /** Asked by the main process: the page answering means no code of the run is running now. */
   state(seq: number): 'running' | 'ended' {
-    const run = this.active.get(seq)
+    const run = MapPrototypeGet(this.active, seq)
     return run && !run.outcome && !run.claimed ? 'running' : 'ended'
   }
 
@@ -183,19 +186,22 @@ export class BrowserGuard {
    * itself may have ended in the moment between termination and this call.
    */
   stop(seq: number, stuck: { file: string; line: number } | null, verdict: Verdict): StopAnswer {
-    const running = [...this.active.values()].filter((run) => !run.outcome && !run.claimed)
-    const due = running.find((run) => run.seq === seq)
+    const running = ArrayPrototypeFilter(mapValues(this.active), (run) => !run.outcome && !run.claimed)
+    const due = ArrayPrototypeFind(running, (run) => run.seq === seq)
     const run = running.length === 1 ? running[0] : (this.culpritOf(running, stuck) ?? due)
     if (!run) return { state: 'ended' }
     run.claimed = true
     for (const timer of run.timers) realClearTimeout(timer)
     // The siblings lost the page's thread while it spun: their clocks start again.
     const restarted: number[] = []
-    for (const other of this.active.values()) {
+    const runs = mapValues(this.active)
+    for (let i = 0; i < runs.length; i++) {
+      const other = runs[i]!
       if (other === run || other.outcome || other.claimed || other.aborted) continue
-      for (const timer of other.timers.splice(0)) realClearTimeout(timer)
+      const timers = ArrayPrototypeSplice(other.timers, 0)
+      for (let t = 0; t < timers.length; t++) realClearTimeout(timers[t])
       this.arm(other)
-      restarted.push(other.seq)
+      ArrayPrototypePush(restarted, other.seq)
     }
     run.finish({ kind: 'verdict', verdict })
     return { state: 'stopped', seq: run.seq, restarted }
@@ -209,7 +215,8 @@ export class BrowserGuard {
   private culpritOf(running: Active[], stuck: { file: string; line: number } | null): Active | null {
     if (!stuck) return null
     let best: Active | null = null
-    for (const run of running) {
+    for (let i = 0; i < running.length; i++) {
+      const run = running[i]!
       const at = run.spec.definition
       if (!at || at.file !== stuck.file || at.line > stuck.line) continue
       if (!best || at.line > best.spec.definition!.line) best = run

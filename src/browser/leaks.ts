@@ -7,6 +7,8 @@
  * whose stack is mapped to the original source by the main process only if
  * the timer leaks. Only timers created by user code count.
  */
+import { ArrayPrototypeJoin, ArrayPrototypePush, ArrayPrototypeSlice, ArrayPrototypeSome, MapPrototypeDelete, MapPrototypeSet, mapEntries, ownError, ReflectApply, SetPrototypeAdd, SetPrototypeDelete, SetPrototypeGetSize, setValues, stackOf, StringPrototypeIncludes, StringPrototypeSplit } from '../shared/intrinsics.js'
+
 type AnyFn = (...args: unknown[]) => unknown
 
 export type PageLeakType = 'Timeout' | 'Interval'
@@ -45,62 +47,66 @@ export class PageTimers {
     const clearIntervalOriginal = scope.clearInterval!
     const timers = this
     scope.setTimeout = function (this: unknown, handler: unknown, ...rest: unknown[]) {
-      if (typeof handler !== 'function') return setTimeoutOriginal.call(this, handler, ...rest)
+      if (typeof handler !== 'function') return ReflectApply(setTimeoutOriginal, this, [handler, ...rest])
       const entry = timers.entry('Timeout')
-      const id = setTimeoutOriginal.call(this, function (this: unknown, ...args: unknown[]) {
-        timers.live.delete(id)
-        return (handler as AnyFn).apply(this, args)
-      }, ...rest)
-      if (entry) timers.live.set(id, entry)
+      const id = ReflectApply(setTimeoutOriginal, this, [function (this: unknown, ...args: unknown[]) {
+        MapPrototypeDelete(timers.live, id)
+        return ReflectApply(handler as AnyFn, this, args)
+      }, ...rest])
+      if (entry) MapPrototypeSet(timers.live, id, entry)
       return id
     }
     scope.setInterval = function (this: unknown, handler: unknown, ...rest: unknown[]) {
-      const id = setIntervalOriginal.call(this, handler, ...rest)
+      const id = ReflectApply(setIntervalOriginal, this, [handler, ...rest])
       const entry = typeof handler === 'function' ? timers.entry('Interval') : null
-      if (entry) timers.live.set(id, entry)
+      if (entry) MapPrototypeSet(timers.live, id, entry)
       return id
     }
     // Browsers share one id space between the two: either clears either.
     scope.clearTimeout = function (this: unknown, id: unknown) {
-      timers.live.delete(id)
-      return clearTimeoutOriginal.call(this, id)
+      MapPrototypeDelete(timers.live, id)
+      return ReflectApply(clearTimeoutOriginal, this, [id])
     }
     scope.clearInterval = function (this: unknown, id: unknown) {
-      timers.live.delete(id)
-      return clearIntervalOriginal.call(this, id)
+      MapPrototypeDelete(timers.live, id)
+      return ReflectApply(clearIntervalOriginal, this, [id])
     }
   }
 
   testStarted(id: string): void {
-    this.running.add(id)
+    SetPrototypeAdd(this.running, id)
   }
 
   testEnded(id: string): void {
-    this.running.delete(id)
+    SetPrototypeDelete(this.running, id)
   }
 
   /** The timers test `id` created that are still pending; each is reported once. */
   leaksOf(id: string): PageTimer[] {
     const found: PageTimer[] = []
-    for (const [key, entry] of this.live) {
+    const entries = mapEntries(this.live)
+    for (let i = 0; i < entries.length; i++) {
+      const [key, entry] = entries[i]!
       if (entry.owner !== id) continue
-      found.push(entry)
-      this.live.delete(key)
+      ArrayPrototypePush(found, entry)
+      MapPrototypeDelete(this.live, key)
     }
     return found
   }
 
   /** Only while exactly one test runs: with several (test.concurrent), a timer cannot be told apart. */
   private entry(type: PageLeakType): PageTimer | null {
-    if (this.running.size !== 1) return null
-    const stack = new Error().stack ?? ''
+    if (SetPrototypeGetSize(this.running) !== 1) return null
+    // Under the page's stack hook and limit of load time, not a test's (Chromium has Error.prepareStackTrace too).
+    const stack = stackOf(ownError(''))
     if (!this.createdByUser(stack)) return null
-    return { type, owner: this.running.values().next().value as string, stack: stack.split('\n').slice(2).join('\n') }
+    return { type, owner: setValues(this.running)[0]!, stack: ArrayPrototypeJoin(ArrayPrototypeSlice(StringPrototypeSplit(stack, '\n'), 2), '\n') }
   }
 
   /** A frame of the user's own code: served by the page's origin, outside node_modules, Vite's and Vitest's own modules and the watchdog's. */
   private createdByUser(stack: string): boolean {
     const origin = (globalThis as unknown as { location: { origin: string } }).location.origin
-    return stack.split('\n').slice(2).some((line) => line.includes(origin) && !line.includes('/node_modules/') && !line.includes('/@vite') && !line.includes('/@vitest') && !line.includes('__vitest') && !line.includes(this.ownUrl))
+    const has = (line: string, part: string) => StringPrototypeIncludes(line, part)
+    return ArrayPrototypeSome(ArrayPrototypeSlice(StringPrototypeSplit(stack, '\n'), 2), (line) => has(line, origin) && !has(line, '/node_modules/') && !has(line, '/@vite') && !has(line, '/@vitest') && !has(line, '__vitest') && !has(line, this.ownUrl))
   }
 }

@@ -3,10 +3,14 @@
  * `node:path` here: shared/stop.ts words a stop the same way in both places).
  * Vitest gives the page POSIX-style absolute paths on every platform.
  */
+import { ArrayPrototypeFilter, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSlice, StringPrototypeSplit } from '../shared/intrinsics.js'
+
 export function relative(from: string, to: string): string {
-  const a = from.split('/').filter(Boolean)
-  const b = to.split('/').filter(Boolean)
+  const a = ArrayPrototypeFilter(StringPrototypeSplit(from, '/'), Boolean)
+  const b = ArrayPrototypeFilter(StringPrototypeSplit(to, '/'), Boolean)
   let common = 0
   while (common < a.length && common < b.length && a[common] === b[common]) common++
-  return [...a.slice(common).map(() => '..'), ...b.slice(common)].join('/')
+  const parts = ArrayPrototypeMap(ArrayPrototypeSlice(a, common), () => '..')
+  ArrayPrototypePush(parts, ...ArrayPrototypeSlice(b, common))
+  return ArrayPrototypeJoin(parts, '/')
 }

@@ -11,6 +11,7 @@
 import { BROWSER_RESUME_KEY, belongsToTest, type BrowserResumePlan, type FinishedRecords, type KilledRun } from '../shared/browser-resume.js'
 import { serializeStop, TestStoppedError } from '../shared/errors.js'
 import type { RecordedTest } from '../shared/journal.js'
+import { ArrayPrototypeFindIndex, ArrayPrototypeSplice, JSONParse, ObjectAssign, PromiseReject } from '../shared/intrinsics.js'
 
 interface Task {
   id: string
@@ -41,7 +42,7 @@ export class PageResume {
   static read(providedContext: Record<string, unknown> | undefined, root: string): PageResume | null {
     const text = providedContext?.[BROWSER_RESUME_KEY]
     if (typeof text !== 'string') return null
-    return new PageResume(JSON.parse(text) as BrowserResumePlan, root)
+    return new PageResume(JSONParse(text) as BrowserResumePlan, root)
   }
 
   /**
@@ -51,7 +52,7 @@ export class PageResume {
    */
   stopped(spec: RunSpec): Promise<never> | null {
     const killed = this.take((run) => !belongsToTest(run.subject) && run.file === spec.file && run.subject === spec.subject && run.name === spec.name)
-    return killed ? Promise.reject(new TestStoppedError(killed.stop, this.root)) : null
+    return killed ? PromiseReject(new TestStoppedError(killed.stop, this.root)) : null
   }
 
   /**
@@ -65,7 +66,7 @@ export class PageResume {
     if (recorded) {
       test.mode = 'skip'
       test.result = recorded.result
-      if (recorded.meta) Object.assign(test.meta, recorded.meta)
+      if (recorded.meta) ObjectAssign(test.meta, recorded.meta)
       return
     }
     if (test.mode !== 'run' && test.mode !== 'queued') return
@@ -78,8 +79,8 @@ export class PageResume {
   }
 
   private take(matches: (run: KilledRun) => boolean): KilledRun | undefined {
-    const at = this.pending.findIndex(matches)
-    return at === -1 ? undefined : this.pending.splice(at, 1)[0]
+    const at = ArrayPrototypeFindIndex(this.pending, matches)
+    return at === -1 ? undefined : ArrayPrototypeSplice(this.pending, at, 1)[0]
   }
 }
 

@@ -24,6 +24,7 @@ import { nameProject } from '../shared/project-name.js'
 import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { BrowserGuard, type BrowserGuardSpec } from './guard.js'
 import { PageRecords, PageResume } from './resume.js'
+import { ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeMap, DateNow, JSONParse, JSONStringify, MathMax, ObjectAssign, ObjectKeys, PromisePrototypeThen, StringPrototypeSlice, StringPrototypeStartsWith, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
 
 type AnyFn = (...args: unknown[]) => unknown
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
@@ -110,7 +111,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     return settings
   }
   // Failing to announce a run (the main process is gone) must not fail the test.
-  const send = (name: string, payload: unknown) => commands.triggerCommand(name, [payload]).catch(() => {})
+  const send = (name: string, payload: unknown) => PromisePrototypeThen(commands.triggerCommand(name, [payload]), undefined, () => {})
   const top = topWindow()
   // The main process's binding, once it has a CDP session on the page: one
   // message per call, no answer, where a browser command is a WebSocket
@@ -120,7 +121,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   const post = (message: BindingMessage): boolean => {
     const call = binding()
     if (typeof call !== 'function') return false
-    call(JSON.stringify(message))
+    call(JSONStringify(message))
     return true
   }
   // Each announcement carries what finished since the last one: a page closed at stage kill resumes from there (resume.ts).
@@ -137,7 +138,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   // passes is copied into this frame's, or Vitest would serialize the
   // verdict's objects as instances of a foreign class. The answer goes the
   // other way by value.
-  const own = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+  const own = <T>(value: T): T => JSONParse(JSONStringify(value)) as T
   const endpoint: BrowserEndpoint = { state: (seq) => guard.state(seq), stop: (seq, stuck, verdict) => guard.stop(seq, own(stuck), own(verdict)) }
   const registry = (top[BROWSER_ENDPOINT_KEY] ??= {}) as Record<string, BrowserEndpoint>
   registry[guard.frame] = endpoint
@@ -155,7 +156,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   const clamp = (spec: BrowserGuardSpec): BrowserGuardSpec => {
     const { runDeadline } = current()
     if (runDeadline === null) return spec
-    const left = Math.max(1, runDeadline - Date.now())
+    const left = MathMax(1, runDeadline - DateNow())
     if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
     return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
   }
@@ -171,14 +172,14 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     const extended = extend ? extend(context) : context
     // The test's own signal, gated as in Node (shared/cancel-gate.ts): the abort stage gives it grace to settle.
     const gated = new GatedSignal(extended.signal)
-    signals.set(extended.task, gated)
+    WeakMapPrototypeSet(signals, extended.task, gated)
     extended.signal = gated.signal
     return extended
   }
 
   runner.runTask = async (test: Task) => {
     const fn = runner.constructor.getTestFn(test)
-    const gate = signals.get(test)
+    const gate = WeakMapPrototypeGet(signals, test)
     await guarded(() => ({
       subject: 'Test',
       budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: 'the timeout argument of the test' } : { ms: defaultTestTimeout, source: 'Vitest testTimeout' }),
@@ -197,7 +198,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   runner.importFile = (filepath, source) => {
     current()
     if (source !== 'collect') return importFile(filepath, source)
-    const file = filepath.startsWith(`${root}/`) ? filepath.slice(root.length + 1) : filepath
+    const file = StringPrototypeStartsWith(filepath, `${root}/`) ? StringPrototypeSlice(filepath, root.length + 1) : filepath
     const budget = importBudget(current())
     return guarded(() => ({ subject: `Import of "${file}"`, budget, grace: current().grace, root, file: filepath, name: '(import)' }), () => importFile(filepath, source))
   }
@@ -207,7 +208,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   runner.onBeforeRunTask = async (test) => {
     await beforeRun?.(test)
     const { runDeadline } = current()
-    if (runDeadline !== null && Date.now() >= runDeadline && (test.mode === 'run' || test.mode === 'queued')) {
+    if (runDeadline !== null && DateNow() >= runDeadline && (test.mode === 'run' || test.mode === 'queued')) {
       test.mode = 'skip'
       test.result = { state: 'skip', note: 'not run: the run deadline (vitest-watchdog runTimeout) had passed' } as Task['result']
     }
@@ -240,9 +241,11 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   runner.onCollected = (files) => {
     for (const file of files) forEachSuite(file, (suite) => {
       const hooks = runner.constructor.getSuiteHooks(suite)
-      for (const kind of Object.keys(hooks ?? {})) {
+      const kinds = ObjectKeys(hooks ?? {})
+      for (let k = 0; k < kinds.length; k++) {
+        const kind = kinds[k]!
         const list = hooks![kind]
-        if (!Array.isArray(list) || !GUARDED_HOOKS.includes(kind)) continue
+        if (!ArrayIsArray(list) || !ArrayPrototypeIncludes(GUARDED_HOOKS, kind)) continue
         for (let i = 0; i < list.length; i++) list[i] = wrapHook(kind as HookKind, suite, list[i]!)
       }
     })
@@ -254,7 +257,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
       return guarded(() => hookSpec(kind, suite, args), () => hook.apply(this, args))
     }
     // Vitest keeps cleanup settings on the hook function itself (symbol keys).
-    return Object.assign(wrapped, hook)
+    return ObjectAssign(wrapped, hook)
   }
 
   function hookSpec(kind: HookKind, suite: Suite, args: unknown[]): BrowserGuardSpec {
@@ -262,7 +265,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     const common = { grace: current().grace, root }
     const test = (args[0] as { task?: Task } | undefined)?.task
     if ((kind === 'beforeEach' || kind === 'afterEach') && test) {
-      const gate = signals.get(test)
+      const gate = WeakMapPrototypeGet(signals, test)
       return { ...common, subject: `Hook "${kind}" of test "${name(test)}"`, budget: budgetOf(test, fallback), file: test.file.filepath, name: name(test), abort: gate ? (reason) => gate.abort(reason) : undefined }
     }
     const where = suite.filepath !== undefined ? 'of the file' : `of describe "${suite.name}"`
@@ -317,8 +320,8 @@ function installLeakChecks(runner: PageRunner, timers: PageTimers, pluginLeaks: 
     const mode = own === undefined ? pluginMode : checkLeakMode('meta.leaks', own, `meta of test "${test.fullTestName || test.name}" (${test.file.name})`)
     const leaked = timers.leaksOf(test.id)
     if (mode === 'off' || leaked.length === 0) return
-    const mapped = await map(leaked.map((timer) => timer.stack)).catch(() => leaked.map(() => ({ location: null, stack: '' })))
-    const entries = leaked.map((timer, i) => ({ type: timer.type, location: mapped[i]?.location ?? null, stack: `${timer.type} created at\n${mapped[i]?.stack ?? ''}`, hint: TIMER_HINTS[timer.type], cleanup: TIMER_CLEANUP, ...(mode === 'fail' ? { failed: true } : {}) }))
+    const mapped = await PromisePrototypeThen(map(ArrayPrototypeMap(leaked, (timer) => timer.stack)), undefined, () => ArrayPrototypeMap(leaked, () => ({ location: null, stack: '' })))
+    const entries = ArrayPrototypeMap(leaked, (timer, i) => ({ type: timer.type, location: mapped[i]?.location ?? null, stack: `${timer.type} created at\n${mapped[i]?.stack ?? ''}`, hint: TIMER_HINTS[timer.type], cleanup: TIMER_CLEANUP, ...(mode === 'fail' ? { failed: true } : {}) }))
     test.meta[LEAKS_META_KEY] = entries
     if (mode === 'fail' && test.result) test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, runner.config.root)] }
   }

@@ -4,6 +4,7 @@ import { absoluteNow } from './clock.js'
 import type { SourceLocation, Stage, Stop, StopReason } from './stop.js'
 import { checkDuration, DEFAULT_IMPORT_KILL_AFTER_MS, type WorkerSettings } from './options.js'
 import { fullTestName } from './test-task.js'
+import { ArrayPrototypeFind, ObjectIs } from './intrinsics.js'
 
 /**
  * How long a guarded run may take before the ladder starts, and which
@@ -110,13 +111,13 @@ function metaSource(test: RunnerTestCase | RunnerTestSuite, value: unknown, tags
   let origin: RunnerTestSuite | undefined
   for (let suite: RunnerTestSuite | undefined = test.suite; suite && suite !== (test.file as unknown); suite = suite.suite) {
     const own = (suite.meta as { killAfter?: unknown }).killAfter
-    if (own === undefined || !Object.is(own, value)) break
+    if (own === undefined || !ObjectIs(own, value)) break
     origin = suite
   }
   if (origin) return `meta of describe "${origin.name}", inherited by ${where}`
   for (const tagName of (test as { tags?: string[] }).tags ?? []) {
-    const tag = tags?.find((t) => t.name === tagName)
-    if (tag?.meta && Object.is(tag.meta.killAfter, value)) return `meta of tag "${tagName}" (vitest config), used by ${where}`
+    const tag = tags ? ArrayPrototypeFind(tags, (t) => t.name === tagName) : undefined
+    if (tag?.meta && ObjectIs(tag.meta.killAfter, value)) return `meta of tag "${tagName}" (vitest config), used by ${where}`
   }
   return `meta of ${where}`
 }

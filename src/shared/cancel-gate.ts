@@ -1,3 +1,5 @@
+import { AbortControllerPrototypeAbort, EventTargetPrototypeAddEventListener, EventTargetPrototypeRemoveEventListener, MapPrototypeGet, MapPrototypeSet, ReflectApply, SafeAbortController } from './intrinsics.js'
+
 type Listener = ((event: Event) => void) | { handleEvent(event: Event): void }
 type AddOptions = Parameters<AbortSignal['addEventListener']>[2]
 type RemoveOptions = Parameters<AbortSignal['removeEventListener']>[2]
@@ -16,7 +18,7 @@ type RemoveOptions = Parameters<AbortSignal['removeEventListener']>[2]
  */
 export class GatedSignal {
   readonly signal: AbortSignal
-  private readonly own = new AbortController()
+  private readonly own = new SafeAbortController()
   private capturing = false
   private held: (() => void) | null = null
   /** The abort came from Vitest (its own timeout, a cancelled run), not from the watchdog. */
@@ -28,25 +30,25 @@ export class GatedSignal {
     // listener: AbortSignal.any() did the same at several times the cost, for
     // every test, at collection.
     const signal = this.own.signal
-    vitestSignal.addEventListener('abort', () => {
+    EventTargetPrototypeAddEventListener(vitestSignal, 'abort', () => {
       this.fromVitest = true
-      this.own.abort(vitestSignal.reason)
+      AbortControllerPrototypeAbort(this.own, vitestSignal.reason)
     }, { once: true })
-    const add = signal.addEventListener.bind(signal)
-    const remove = signal.removeEventListener.bind(signal)
+    const add = (type: string, listener: Listener, options?: AddOptions) => EventTargetPrototypeAddEventListener(signal, type, listener, options)
+    const remove = (type: string, listener: Listener, options?: RemoveOptions) => EventTargetPrototypeRemoveEventListener(signal, type, listener, options)
     signal.addEventListener = (type: string, listener: Listener | null, options?: AddOptions) => {
       if (type !== 'abort' || !listener || !this.capturing) return add(type, listener as Listener, options)
       this.capturing = false
       const gated = (event: Event) => {
-        const call = () => (typeof listener === 'function' ? listener.call(signal, event) : listener.handleEvent(event))
+        const call = () => (typeof listener === 'function' ? ReflectApply(listener, signal, [event]) : listener.handleEvent(event))
         if (!this.fromVitest) this.held = call
         else call()
       }
-      this.wrapped.set(listener, gated)
+      MapPrototypeSet(this.wrapped, listener, gated)
       return add(type, gated, options)
     }
     signal.removeEventListener = (type: string, listener: Listener | null, options?: RemoveOptions) =>
-      remove(type, ((listener && this.wrapped.get(listener)) ?? listener) as Listener, options)
+      remove(type, ((listener && MapPrototypeGet(this.wrapped, listener)) ?? listener) as Listener, options)
     this.signal = signal
   }
 
@@ -62,7 +64,7 @@ export class GatedSignal {
 
   /** The abort stage: the test and its cooperative code see the signal abort. */
   abort(reason: unknown): void {
-    this.own.abort(reason)
+    AbortControllerPrototypeAbort(this.own, reason)
   }
 
   /** The abort stage is over: let Vitest reject the test as it normally would. */

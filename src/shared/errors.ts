@@ -4,6 +4,7 @@
  * must be able to recognise them by `name` and `code`, not by `instanceof`.
  */
 import type { LeakReportEntry } from './report.js'
+import { ArrayPrototypeJoin, ArrayPrototypeMap } from './intrinsics.js'
 import { describeStop, type SourceLocation, type Stage, type Stop, type StopReason } from './stop.js'
 
 export type { SourceLocation, Stage } from './stop.js'
@@ -185,7 +186,7 @@ export function fileCrashError(message: string): Record<string, unknown> {
  * (`root`: the project root the report's paths are relative to).
  */
 export function leakError(leaks: Array<Pick<LeakReportEntry, 'type' | 'location' | 'hint'>>, root: string): ReturnType<typeof serializeError> & { leaks: unknown[] } {
-  const list = leaks.map((e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`).join('\n')
+  const list = ArrayPrototypeJoin(ArrayPrototypeMap(leaks, (e) => `  - ${e.type} created at ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}` : '(unknown)'}: ${e.hint}`), '\n')
   const message = `Test leaked ${leaks.length} resource${leaks.length === 1 ? '' : 's'} (vitest-watchdog, leaks: 'fail'):\n${list}`
   const first = leaks[0]?.location
   return { name: 'LeakError', code: LEAK_CODE, message, stack: `LeakError: ${message}${first ? `\n    at ${root}/${first.file}:${first.line}:${first.column}` : ''}`, leaks }

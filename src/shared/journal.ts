@@ -16,6 +16,7 @@
  * here, nowhere else.
  */
 import { WatchdogJournalVersionError } from './errors.js'
+import { ArrayPrototypePush, JSONParse, SetPrototypeHas, StringPrototypeSplit } from './intrinsics.js'
 
 
 /** Worker environment: where the runner appends its journal. */
@@ -132,11 +133,14 @@ export function parseNotes(text: string): HostNote[] {
 /** One JSON object per line, each tagged with its `kind`: a line cut short (a kill mid-write) or of a kind not in `kinds` is skipped. */
 function parseLines<T extends { kind: string }>(text: string, kinds: ReadonlySet<string>): T[] {
   const lines: T[] = []
-  for (const line of text.split('\n')) {
+  // The worker parses notes: with the built-ins of load time, not a test's.
+  const split = StringPrototypeSplit(text, '\n')
+  for (let i = 0; i < split.length; i++) {
+    const line = split[i]
     if (!line) continue
     try {
-      const parsed = JSON.parse(line) as T | null
-      if (parsed && kinds.has(parsed.kind)) lines.push(parsed)
+      const parsed = JSONParse(line) as T | null
+      if (parsed && SetPrototypeHas(kinds as Set<string>, parsed.kind)) ArrayPrototypePush(lines, parsed)
     } catch {
       // Cut short.
     }

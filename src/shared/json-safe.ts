@@ -1,3 +1,5 @@
+import { ArrayIsArray, ArrayPrototypeMap, ObjectEntries, SetPrototypeAdd, SetPrototypeDelete, SetPrototypeHas } from './intrinsics.js'
+
 /**
  * A copy that JSON can take: a BigInt becomes its string ("10n"), a reference
  * to an object being copied (a cycle) becomes "[Circular]". Only a cycle: the
@@ -8,14 +10,15 @@
 export function jsonSafe(value: unknown, path: Set<object> = new Set()): unknown {
   if (typeof value === 'bigint') return `${value}n`
   if (!value || typeof value !== 'object') return value
-  if (path.has(value)) return '[Circular]'
-  path.add(value)
+  if (SetPrototypeHas(path, value)) return '[Circular]'
+  SetPrototypeAdd(path, value)
   try {
-    if (Array.isArray(value)) return value.map((item) => jsonSafe(item, path))
+    if (ArrayIsArray(value)) return ArrayPrototypeMap(value as unknown[], (item) => jsonSafe(item, path))
     const copy: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) copy[key] = jsonSafe(item, path)
+    const entries = ObjectEntries(value)
+    for (let i = 0; i < entries.length; i++) copy[entries[i]![0]] = jsonSafe(entries[i]![1], path)
     return copy
   } finally {
-    path.delete(value)
+    SetPrototypeDelete(path, value)
   }
 }

@@ -1,6 +1,7 @@
 import { WatchdogOptionError, type OptionSource } from './errors.js'
 import { LEAK_MODES, type LeakMode } from './report.js'
 import { MAX_TIMER_DELAY_MS } from './clock.js'
+import { ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeMap } from './intrinsics.js'
 
 export interface WatchdogOptions {
   /** Budget per test in ms. Default: each test's own Vitest timeout. */
@@ -56,8 +57,9 @@ export function checkDuration(option: string, value: unknown, source: OptionSour
 }
 
 export function checkLeakMode(option: string, value: unknown, source: OptionSource): LeakMode {
-  if (!LEAK_MODES.includes(value as LeakMode)) {
-    throw new WatchdogOptionError(option, value, source, `one of ${LEAK_MODES.map((m) => `'${m}'`).join(', ')}`)
+  // Also checked in a worker and a page, per test: the built-ins of load time.
+  if (!ArrayPrototypeIncludes(LEAK_MODES, value as LeakMode)) {
+    throw new WatchdogOptionError(option, value, source, `one of ${ArrayPrototypeJoin(ArrayPrototypeMap(LEAK_MODES, (m) => `'${m}'`), ', ')}`)
   }
   return value as LeakMode
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { StringPrototypeIncludes, StringPrototypeStartsWith } from './intrinsics.js'
 
 /**
  * The watchdog's own build directory (dist/). Bundling may place this module in
@@ -17,7 +18,7 @@ export const checkProjectsFile = join(ownDir, 'host', 'check-projects.js')
 
 /** A path or file:// URL under the watchdog's own build. */
 export function isWatchdogCode(fileOrUrl: string | undefined): boolean {
-  return !!fileOrUrl && (fileOrUrl.startsWith(ownDir) || fileOrUrl.startsWith(ownDirUrl))
+  return !!fileOrUrl && (StringPrototypeStartsWith(fileOrUrl, ownDir) || StringPrototypeStartsWith(fileOrUrl, ownDirUrl))
 }
 
 /**
@@ -28,5 +29,5 @@ export function isWatchdogCode(fileOrUrl: string | undefined): boolean {
  * paused frame is worth stepping to.
  */
 export function isUserCode(fileOrUrl: string): boolean {
-  return (fileOrUrl.startsWith('/') || fileOrUrl.startsWith('file://')) && !fileOrUrl.includes('/node_modules/') && !isWatchdogCode(fileOrUrl)
+  return (StringPrototypeStartsWith(fileOrUrl, '/') || StringPrototypeStartsWith(fileOrUrl, 'file://')) && !StringPrototypeIncludes(fileOrUrl, '/node_modules/') && !isWatchdogCode(fileOrUrl)
 }

@@ -1,4 +1,5 @@
 import { CRASHED_CODE, STOPPED_CODE } from './errors.js'
+import { StringPrototypeReplace, StringPrototypeStartsWith } from './intrinsics.js'
 
 /**
  * When the run has several projects, a stop's or crash's error names its
@@ -12,8 +13,8 @@ export function nameProject(errors: ReadonlyArray<unknown> | undefined, project:
   const prefix = `[${project}] `
   for (const error of errors ?? []) {
     const e = error as { code?: unknown; message?: unknown; stack?: unknown }
-    if ((e.code !== STOPPED_CODE && e.code !== CRASHED_CODE) || typeof e.message !== 'string' || e.message.startsWith(prefix)) continue
-    if (typeof e.stack === 'string') e.stack = e.stack.replace(e.message, prefix + e.message)
+    if ((e.code !== STOPPED_CODE && e.code !== CRASHED_CODE) || typeof e.message !== 'string' || StringPrototypeStartsWith(e.message, prefix)) continue
+    if (typeof e.stack === 'string') e.stack = StringPrototypeReplace(e.stack, e.message, prefix + e.message)
     e.message = prefix + e.message
   }
 }

@@ -7,6 +7,7 @@
  * and `describeStop` is the only place that turns it into words.
  */
 import { relative } from 'node:path'
+import { MathRound } from './intrinsics.js'
 
 export type Stage = 'abort' | 'interrupt' | 'kill'
 
@@ -84,9 +85,9 @@ const NO_CDP_MARGIN_WORDS = `${NO_CDP_KILL_MARGIN_MS / 1_000} s`
 
 export function describeStop(stop: Stop, root?: string): string {
   if (stop.reason === 'crashed') {
-    return `The worker process died during ${stop.during ?? 'this test'} (${describeExit(stop.crash)}) after ${Math.round(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+    return `The worker process died during ${stop.during ?? 'this test'} (${describeExit(stop.crash)}) after ${MathRound(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
   }
-  const head = `${stop.subject} stopped by vitest-watchdog at stage "${stop.stage}" after ${Math.round(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${stop.budgetSource}).`
+  const head = `${stop.subject} stopped by vitest-watchdog at stage "${stop.stage}" after ${MathRound(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${stop.budgetSource}).`
   const file = stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file
   const where = stop.location ? ` It was stuck at ${file}:${stop.location.line}:${stop.location.column}.` : ''
   const concurrent = stop.concurrent && stop.stage === 'interrupt' ? ` ${stop.concurrent} other test(s) were running concurrently in this worker.` : ''

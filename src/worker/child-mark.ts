@@ -2,6 +2,7 @@ import childProcess from 'node:child_process'
 import { syncBuiltinESMExports } from 'node:module'
 import { threadId } from 'node:worker_threads'
 import { CHILD_MARK, childMark, type ChildWait } from '../shared/child-mark.js'
+import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypePush, ReflectApply, StringPrototypeStartsWith } from '../shared/intrinsics.js'
 
 type AnyFn = (...args: any[]) => any
 
@@ -17,7 +18,9 @@ let installed = false
 export function installChildMarks(): void {
   if (installed) return
   installed = true
-  const mark = (wait: ChildWait) => childMark(process.pid, threadId, wait)
+  // The pid of install time: a test may redefine process.pid.
+  const pid = process.pid
+  const mark = (wait: ChildWait) => childMark(pid, threadId, wait)
   const withMark = (options: unknown): object => {
     const given = (options && typeof options === 'object' ? options : {}) as { env?: NodeJS.ProcessEnv }
     return { ...given, env: { ...(given.env ?? process.env), [CHILD_MARK]: mark('sync') } }
@@ -27,18 +30,22 @@ export function installChildMarks(): void {
   for (const name of ['spawnSync', 'execFileSync'] as const) {
     const original = module[name]!
     module[name] = function (this: unknown, file: unknown, args?: unknown, options?: unknown) {
-      return Array.isArray(args) ? original.call(this, file, args, withMark(options)) : original.call(this, file, withMark(args))
+      return ArrayIsArray(args) ? ReflectApply(original, this, [file, args, withMark(options)]) : ReflectApply(original, this, [file, withMark(args)])
     }
   }
   const execSync = module.execSync!
   module.execSync = function (this: unknown, command: unknown, options?: unknown) {
-    return execSync.call(this, command, withMark(options))
+    return ReflectApply(execSync, this, [command, withMark(options)])
   }
   const proto = childProcess.ChildProcess.prototype as unknown as { spawn: AnyFn }
   const spawn = proto.spawn
   proto.spawn = function (this: unknown, options: { envPairs?: string[] }) {
-    if (Array.isArray(options?.envPairs)) options.envPairs = [...options.envPairs.filter((pair) => !pair.startsWith(`${CHILD_MARK}=`)), `${CHILD_MARK}=${mark('async')}`]
-    return spawn.call(this, options)
+    if (ArrayIsArray(options?.envPairs)) {
+      const pairs = ArrayPrototypeFilter(options.envPairs, (pair) => !StringPrototypeStartsWith(pair, `${CHILD_MARK}=`))
+      ArrayPrototypePush(pairs, `${CHILD_MARK}=${mark('async')}`)
+      options.envPairs = pairs
+    }
+    return ReflectApply(spawn, this, [options])
   }
   syncBuiltinESMExports()
 }

@@ -1,6 +1,7 @@
 import type { RunnerTaskResult, RunnerTestCase } from 'vitest'
 import type { Continuation } from '../shared/journal.js'
 import { retryCount } from '../shared/test-task.js'
+import { MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, MathMax } from '../shared/intrinsics.js'
 
 /**
  * A resumed worker: a test whose worker died during an attempt goes on where
@@ -18,10 +19,10 @@ export class Continuations {
   begin(test: RunnerTestCase, from: Continuation | undefined): void {
     if (!from) return
     const original = test.retry as number | { count?: number } | undefined
-    const left = Math.max(0, retryCount(test) - from.retry)
+    const left = MathMax(0, retryCount(test) - from.retry)
     ;(test as { retry?: unknown }).retry = typeof original === 'object' && original ? { ...original, count: left } : left
-    ;(test as { repeats?: number }).repeats = Math.max(0, (test.repeats ?? 0) - from.repeat)
-    this.active.set(test.id, { from, retry: original })
+    ;(test as { repeats?: number }).repeats = MathMax(0, (test.repeats ?? 0) - from.repeat)
+    MapPrototypeSet(this.active, test.id, { from, retry: original })
   }
 
   /**
@@ -30,13 +31,13 @@ export class Continuations {
    * repeat under way.)
    */
   afterAttempt(test: RunnerTestCase): void {
-    const active = this.active.get(test.id)
+    const active = MapPrototypeGet(this.active, test.id)
     if (active) (test as { retry?: unknown }).retry = active.retry
   }
 
   /** The attempt under way, counted as the test's own: for the journal. */
   attempt(test: RunnerTestCase, local: { retry: number; repeats: number }): { retry: number; repeat: number; retried: number } {
-    const from = this.active.get(test.id)?.from
+    const from = MapPrototypeGet(this.active, test.id)?.from
     const retried = test.result?.retryCount ?? 0
     if (!from) return { retry: local.retry, repeat: local.repeats, retried }
     return { retry: local.repeats === 0 ? from.retry + local.retry : local.retry, repeat: from.repeat + local.repeats, retried: from.retriesBefore + retried }
@@ -44,9 +45,9 @@ export class Continuations {
 
   /** The test's result, with the attempts of the dead workers counted and their errors kept. */
   finish(test: RunnerTestCase): void {
-    const active = this.active.get(test.id)
+    const active = MapPrototypeGet(this.active, test.id)
     if (!active || !test.result) return
-    this.active.delete(test.id)
+    MapPrototypeDelete(this.active, test.id)
     const { from } = active
     ;(test as { retry?: unknown }).retry = active.retry
     const errors = [...(from.errors as NonNullable<RunnerTaskResult['errors']>), ...(test.result.errors ?? [])]

@@ -17,6 +17,7 @@ import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
 import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
@@ -75,7 +76,7 @@ export class Guard {
   /** Runs `fn` in a fresh microtask under the ladder; resolves or rejects as it does, or with the stop. */
   async run<T>(spec: GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> {
     let resolve: (outcome: Outcome) => void = () => {}
-    const settledOutcome = new Promise<Outcome>((r) => (resolve = r))
+    const settledOutcome = new SafePromise<Outcome>((r) => (resolve = r))
     const me: Active = {
       seq: ++sequence,
       spec,
@@ -90,13 +91,13 @@ export class Guard {
         resolve(outcome)
       },
     }
-    this.active.set(me.seq, me)
+    MapPrototypeSet(this.active, me.seq, me)
     // Written before the code starts: a thread that spins from the first
     // line can tell no one anything after this.
     append({
       kind: 'run',
       seq: me.seq,
-      at: Date.now(),
+      at: DateNow(),
       budget: spec.budget.ms,
       budgetSource: spec.budget.source,
       grace: spec.grace,
@@ -115,15 +116,16 @@ export class Guard {
     // update it sends right before a hook), in a fresh microtask (the runner's
     // own frames are not on the stack, and no async resource is current, which
     // keeps termination safe).
-    const body = new Promise<void>((r) => realSetImmediate(r)).then(fn)
-    body.then(
+    const body = PromisePrototypeThen(new SafePromise<void>((r) => realSetImmediate(r)), fn)
+    PromisePrototypeThen(
+      body,
       (value) => me.finish({ kind: 'settled', ok: true, value }),
       (error: unknown) => me.finish({ kind: 'settled', ok: false, error }),
     )
     const outcome = await settledOutcome
     this.disarm(me)
     if (me.claim) realClearTimeout(me.claim.fallback)
-    this.active.delete(me.seq)
+    MapPrototypeDelete(this.active, me.seq)
     append({ kind: 'done', seq: me.seq })
 
     if (outcome.kind === 'expired') {
@@ -168,7 +170,7 @@ export class Guard {
    * while this thread is paused: nothing here can race with the runs.
    */
   inspect(seq: number, frames: RawFrame[], requireUserFrame: boolean): InspectAnswer {
-    const run = this.active.get(seq)
+    const run = MapPrototypeGet(this.active, seq)
     if (!run || run.outcome || run.claim) return { state: 'ended' }
     const mapped = stuckLocation(frames)
     if (mapped.userFrames.length === 0) {
@@ -184,7 +186,7 @@ export class Guard {
     // takes the whole process down (measured on Node 20 and 24).
     const asyncId = executionAsyncId()
     if (asyncId !== 0) return { state: 'unsafe', seq: culprit.seq, asyncId, location: mapped.location, stack: mapped.stack }
-    const concurrent = this.active.size - 1
+    const concurrent = MapPrototypeGetSize(this.active) - 1
     culprit.claim = {
       location: mapped.location,
       stack: mapped.stack,
@@ -205,10 +207,10 @@ export class Guard {
    */
   private freedByHost(me: Active, outcome: Outcome): boolean {
     const pid = outcome.kind === 'settled' && !outcome.ok ? (outcome.error as { pid?: unknown } | null)?.pid : undefined
-    const notes = hostNotes().filter((note) => !this.notesTaken.has(note.pids.join(',')))
-    const note = notes.find((n) => typeof pid === 'number' && n.pids.includes(pid)) ?? notes.find((n) => n.seq === me.seq && typeof pid !== 'number')
+    const notes = ArrayPrototypeFilter(hostNotes(), (note) => !SetPrototypeHas(this.notesTaken, ArrayPrototypeJoin(note.pids, ',')))
+    const note = ArrayPrototypeFind(notes, (n) => typeof pid === 'number' && ArrayPrototypeIncludes(n.pids, pid)) ?? ArrayPrototypeFind(notes, (n) => n.seq === me.seq && typeof pid !== 'number')
     if (!note) return false
-    this.notesTaken.add(note.pids.join(','))
+    SetPrototypeAdd(this.notesTaken, ArrayPrototypeJoin(note.pids, ','))
     return true
   }
 
@@ -218,11 +220,13 @@ export class Guard {
    * stop ends: the main process must not stop a sibling on its old deadline.
    */
   private restartSiblings(culprit: Active): void {
-    for (const other of this.active.values()) {
+    const runs = mapValues(this.active)
+    for (let i = 0; i < runs.length; i++) {
+      const other = runs[i]!
       if (other === culprit || other.outcome || other.claim || other.aborted) continue
       this.disarm(other)
       this.arm(other)
-      append({ kind: 'restart', seq: other.seq, at: Date.now() })
+      append({ kind: 'restart', seq: other.seq, at: DateNow() })
     }
     flush()
   }
@@ -236,7 +240,7 @@ export class Guard {
    * leaving the culprit unsettled for good.
    */
   deliver(seq: number): boolean {
-    const run = this.active.get(seq)
+    const run = MapPrototypeGet(this.active, seq)
     if (!run?.claim) return false
     realClearTimeout(run.claim.fallback)
     realSetImmediate(() => run.finish({ kind: 'verdict' }))
@@ -249,10 +253,13 @@ export class Guard {
    * Null when it cannot be told (the run whose deadline passed takes the stop).
    */
   private culpritOf(userFrames: SourceLocation[]): Active | null {
-    if (this.active.size < 2) return null
-    for (const frame of userFrames) {
+    if (MapPrototypeGetSize(this.active) < 2) return null
+    const runs = mapValues(this.active)
+    for (let f = 0; f < userFrames.length; f++) {
+      const frame = userFrames[f]!
       let best: Active | null = null
-      for (const run of this.active.values()) {
+      for (let r = 0; r < runs.length; r++) {
+        const run = runs[r]!
         const at = run.spec.definition
         if (!at || at.file !== frame.file || at.line > frame.line || run.outcome) continue
         if (!best || at.line > best.spec.definition!.line) best = run

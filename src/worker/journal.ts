@@ -3,6 +3,7 @@ import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
 import { jsonSafe } from '../shared/json-safe.js'
+import { ArrayPrototypeJoin, ArrayPrototypePush, DateNow, JSONParse, JSONStringify, ObjectKeys } from '../shared/intrinsics.js'
 import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /**
@@ -17,6 +18,16 @@ import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION
  * the lines of the current macrotask, which never include the `run` line of
  * the code being killed.
  */
+// Captured at load, as a test may replace them (vi.spyOn(fs, 'writeSync')).
+const fsOpenSync = openSync
+const fsCloseSync = closeSync
+const fsReadFileSync = readFileSync
+const fsWriteSync = writeSync
+const fsReadSync = readSync
+const fsFstatSync = fstatSync
+const bufferAlloc = Buffer.alloc.bind(Buffer)
+const processOnce = process.once.bind(process)
+
 let fd: number | null | undefined
 /** The main process's notes, opened with the journal: a test that removes the scratch directory does not take them away. */
 let notesFd: number | null = null
@@ -46,18 +57,18 @@ function descriptor(): number | null {
     fd = null
     if (file) {
       try {
-        fd = openSync(file, 'a')
+        fd = fsOpenSync(file, 'a')
       } catch {
         fd = null
       }
       try {
-        notesFd = files.notes ? openSync(files.notes, 'r') : null
+        notesFd = files.notes ? fsOpenSync(files.notes, 'r') : null
       } catch {
         notesFd = null
       }
       append({ kind: 'journal', version: JOURNAL_VERSION })
       // A worker that exits on its own (process.exit in a test, the end of the run) leaves no line behind.
-      process.once('exit', flush)
+      processOnce('exit', flush)
     }
   }
   return fd
@@ -74,7 +85,7 @@ export function closeJournal(): void {
   for (const open of [fd, notesFd]) {
     if (typeof open !== 'number') continue
     try {
-      closeSync(open)
+      fsCloseSync(open)
     } catch {
       // Already closed.
     }
@@ -88,12 +99,12 @@ export function append(line: JournalLine, now = false): void {
   if (descriptor() === null) return
   let text: string
   try {
-    text = JSON.stringify(line)
+    text = JSONStringify(line)
   } catch {
     // A result that cannot be serialized (a cycle, a BigInt): keep the line, drop what cannot be written.
-    text = JSON.stringify(jsonSafe(line))
+    text = JSONStringify(jsonSafe(line))
   }
-  pending.push(text + '\n')
+  ArrayPrototypePush(pending, text + '\n')
   if (now) flush()
   else if (!flushQueued) {
     flushQueued = true
@@ -104,10 +115,10 @@ export function append(line: JournalLine, now = false): void {
 export function flush(): void {
   flushQueued = false
   if (pending.length === 0 || typeof fd !== 'number') return
-  const text = pending.join('')
+  const text = ArrayPrototypeJoin(pending, '')
   pending = []
   try {
-    writeSync(fd, text)
+    fsWriteSync(fd, text)
   } catch {
     // The disk is gone: the run goes on without the journal.
   }
@@ -115,7 +126,7 @@ export function flush(): void {
 
 /** `retries` and `repeats`: the test's own, before a resumed worker cuts them down to what is left. */
 export function journalTest(test: RunnerTestCase, killAfter: number | null, retries: number, repeats: number): void {
-  append({ kind: 'test', test: test.id, at: Date.now(), killAfter, file: test.file.filepath, name: fullTestName(test), ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
+  append({ kind: 'test', test: test.id, at: DateNow(), killAfter, file: test.file.filepath, name: fullTestName(test), ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
 }
 
 export function journalTry(test: RunnerTestCase, attempt: { retry: number; repeat: number; retried: number }): void {
@@ -129,7 +140,7 @@ export function journalResult(test: RunnerTestCase): void {
     kind: 'result',
     test: test.id,
     result: test.result as RecordedResult,
-    ...(Object.keys(test.meta).length > 0 ? { meta: test.meta as Record<string, unknown> } : {}),
+    ...(ObjectKeys(test.meta).length > 0 ? { meta: test.meta as Record<string, unknown> } : {}),
     ...(annotations?.length ? { annotations } : {}),
     ...(artifacts?.length ? { artifacts } : {}),
   })
@@ -139,11 +150,11 @@ export function journalResult(test: RunnerTestCase): void {
 export function hostNotes(): HostNote[] {
   try {
     if (notesFd !== null) {
-      const bytes = Buffer.alloc(fstatSync(notesFd).size)
-      const read = readSync(notesFd, bytes, 0, bytes.length, 0)
+      const bytes = bufferAlloc(fsFstatSync(notesFd).size)
+      const read = fsReadSync(notesFd, bytes, 0, bytes.length, 0)
       return parseNotes(bytes.toString('utf8', 0, read))
     }
-    return files.notes ? parseNotes(readFileSync(files.notes, 'utf8')) : []
+    return files.notes ? parseNotes(fsReadFileSync(files.notes, 'utf8')) : []
   } catch {
     return []
   }
@@ -155,7 +166,7 @@ let plan: ResumePlan | null | undefined
 export function resumePlan(): ResumePlan | null {
   if (plan === undefined) {
     const file = files.resume
-    plan = file ? (JSON.parse(readFileSync(file, 'utf8')) as ResumePlan) : null
+    plan = file ? (JSONParse(fsReadFileSync(file, 'utf8')) as ResumePlan) : null
   }
   return plan
 }

@@ -33,6 +33,7 @@ import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
 import { fullTestName, retryCount } from '../shared/test-task.js'
+import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -50,7 +51,7 @@ const IMPORT_RUN_NAME = '(import)'
  * the main process instead (host/ladder/).
  */
 function debuggerAttached(): boolean {
-  if (process.execArgv.some((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg))) return true
+  if (ArrayPrototypeSome(process.execArgv, (arg) => RegExpPrototypeTest(/^--inspect(-brk|-wait)?(=|$)/, arg))) return true
   return !workerFiles().hostInspector && inspector.url() !== undefined
 }
 
@@ -117,7 +118,7 @@ export default class WatchdogRunner extends TestRunner {
           pendingClose = undefined
         },
       }
-      Object.defineProperty(process, ENDPOINT_KEY, { value: endpoint, configurable: true })
+      ObjectDefineProperty(process, ENDPOINT_KEY, { value: endpoint, configurable: true })
     }
     return { settings: this.settings, guard: this.guard! }
   }
@@ -146,7 +147,7 @@ export default class WatchdogRunner extends TestRunner {
     const deadline = this.setup().settings.runDeadline
     if (deadline === null) return spec
     if (spec.name === IMPORT_RUN_NAME && resumePlan() !== null) return spec
-    const left = Math.max(1, deadline - Date.now())
+    const left = MathMax(1, deadline - DateNow())
     if (spec.budget.ms !== 0 && spec.budget.ms <= left) return spec
     return { ...spec, budget: { ms: left, source: 'watchdog({ runTimeout }): the run deadline' } }
   }
@@ -158,7 +159,7 @@ export default class WatchdogRunner extends TestRunner {
     // follows both Vitest's and ours lets the abort stage use the test's own
     // signal, which Vitest already turns into a rejection of the test.
     const gated = new GatedSignal(extended.signal)
-    this.signals.set(extended.task, gated)
+    WeakMapPrototypeSet(this.signals, extended.task, gated)
     ;(extended as { signal: AbortSignal }).signal = gated.signal
     return extended
   }
@@ -185,11 +186,13 @@ export default class WatchdogRunner extends TestRunner {
       forEachSuite(file, (suite) => {
         const hooks = TestRunner.getSuiteHooks(suite) as unknown as Partial<Record<string, unknown[]>> | undefined
         if (!hooks) return
-        for (const kind of Object.keys(hooks)) {
+        const kinds = ObjectKeys(hooks)
+        for (let k = 0; k < kinds.length; k++) {
+          const kind = kinds[k]!
           const list = hooks[kind]
-          if (!Array.isArray(list)) continue
+          if (!ArrayIsArray(list)) continue
           if (reportOnly) list.length = 0
-          else if (!this.standDown && (GUARDED_HOOKS as readonly string[]).includes(kind)) {
+          else if (!this.standDown && ArrayPrototypeIncludes(GUARDED_HOOKS as readonly string[], kind)) {
             for (let i = 0; i < list.length; i++) list[i] = this.wrapHook(kind as HookKind, suite, list[i] as AnyFn)
           }
         }
@@ -211,12 +214,12 @@ export default class WatchdogRunner extends TestRunner {
       // skipped, the ones the first worker recorded and the stopped one
       // included: the error is kept for the suite instead, and only the tests
       // that had not run are skipped (onBeforeRunTask, onAfterRunSuite).
-      return Promise.resolve(result).catch((error: unknown) => {
+      return PromisePrototypeThen(PromiseResolve(result), undefined, (error: unknown) => {
         runner.resumedBeforeAllFailures.set(suite.id, error)
       })
     }
     // Vitest keeps cleanup settings on the hook function itself (symbol keys).
-    return Object.assign(wrapped, hook)
+    return ObjectAssign(wrapped, hook)
   }
 
   private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[]): GuardSpec {
@@ -226,7 +229,7 @@ export default class WatchdogRunner extends TestRunner {
     if (kind === 'beforeEach' || kind === 'afterEach') {
       const test = (args[0] as TestContext | undefined)?.task as RunnerTestCase | undefined
       if (test) {
-        const gate = this.signals.get(test)
+        const gate = WeakMapPrototypeGet(this.signals, test)
         return {
           ...this.testSpec(test, `${subject} of test "${fullTestName(test)}"`, resolveBudget(test, settings, hookTimeout, this.config.tags)),
           abort: gate ? (reason) => gate.abort(reason) : undefined,
@@ -266,7 +269,7 @@ export default class WatchdogRunner extends TestRunner {
       test.mode = 'skip'
       test.result = restored.result as RunnerTestCase['result']
       nameProject(test.result?.errors, this.setup().settings.project)
-      if (restored.meta) Object.assign(test.meta, restored.meta)
+      if (restored.meta) ObjectAssign(test.meta, restored.meta)
       await this.restoreRecords(test, restored)
       return
     }
@@ -279,7 +282,7 @@ export default class WatchdogRunner extends TestRunner {
       return
     }
     const deadline = this.setup().settings.runDeadline
-    if (deadline !== null && Date.now() >= deadline) {
+    if (deadline !== null && DateNow() >= deadline) {
       test.mode = 'skip'
       test.result = { state: 'skip', note: 'not run: the run deadline (vitest-watchdog runTimeout) had passed' } as RunnerTestCase['result']
       return
@@ -288,7 +291,7 @@ export default class WatchdogRunner extends TestRunner {
     journalTest(test, budget, attempts.retries, attempts.repeats)
     testStarted(test.id)
     // Sent with the test's "prepare" update: the report's running section says since when.
-    Object.assign(test.meta, { [STARTED_META_KEY]: Date.now() })
+    ObjectAssign(test.meta, { [STARTED_META_KEY]: DateNow() })
   }
 
   /**
@@ -360,13 +363,13 @@ export default class WatchdogRunner extends TestRunner {
     const fileStarted = 'filepath' in suite ? resumePlan()?.fileStarted?.[suite.filepath as string] : undefined
     if (fileStarted !== undefined && suite.result) {
       // A resumed file: its duration counts from its start in the first worker, not this one's.
-      suite.result.duration = Math.max(suite.result.duration ?? 0, Date.now() - fileStarted)
+      suite.result.duration = MathMax(suite.result.duration ?? 0, DateNow() - fileStarted)
     }
     if ('filepath' in suite) {
       // The end of the file: leaked child processes do not outlive it.
-      for (const entry of this.disposeAtFileEnd.splice(0)) entry.dispose?.()
+      for (const entry of ArrayPrototypeSplice(this.disposeAtFileEnd, 0)) entry.dispose?.()
       const unattributed = await unattributedLeaks()
-      if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = unattributed.map((entry) => describeLeak(entry, this.config.root))
+      if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = ArrayPrototypeMap(unattributed, (entry) => describeLeak(entry, this.config.root))
       for (const entry of unattributed) entry.dispose?.()
     }
     const notRun = 'filepath' in suite ? notRunOf(suite.filepath as string) : undefined
@@ -405,10 +408,10 @@ export default class WatchdogRunner extends TestRunner {
         return
       }
       if (mode === 'off') return
-      const leaked = (await leaksOf(test.id)).filter(createdByUser)
+      const leaked = ArrayPrototypeFilter(await leaksOf(test.id), createdByUser)
       if (leaked.length === 0) return
-      this.disposeAtFileEnd.push(...leaked)
-      const entries = leaked.map((entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
+      ArrayPrototypePush(this.disposeAtFileEnd, ...leaked)
+      const entries = ArrayPrototypeMap(leaked, (entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
       ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
       if (mode === 'fail' && test.result) {
         test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, this.config.root)] }
@@ -432,12 +435,12 @@ export default class WatchdogRunner extends TestRunner {
       const handlers = handlersOf[key]
       if (!handlers) continue
       const label = key === 'onFinished' ? 'onTestFinished' : 'onTestFailed'
-      handlersOf[key] = handlers.map((handler) => {
+      handlersOf[key] = ArrayPrototypeMap(handlers, (handler) => {
         const wrapped = (...args: unknown[]) => this.guarded(
           () => this.testSpec(test, `Hook "${label}" of test "${fullTestName(test)}"`, resolveBudget(test, this.setup().settings, this.hookTimeout(), this.config.tags)),
           () => handler(...args),
         )
-        return Object.assign(wrapped, handler)
+        return ObjectAssign(wrapped, handler)
       })
     }
   }
@@ -460,7 +463,7 @@ export default class WatchdogRunner extends TestRunner {
 
   async runTask(test: RunnerTestCase): Promise<void> {
     const fn = TestRunner.getTestFn(test)
-    const gate = this.signals.get(test)
+    const gate = WeakMapPrototypeGet(this.signals, test)
     await this.guarded(() => ({
       ...this.testSpec(test, 'Test', this.resolve(test)),
       definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,

@@ -5,6 +5,7 @@ import type { RawFrame } from '../shared/endpoint.js'
 import { isUserCode, isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation } from '../shared/stop.js'
 import { evaluatedModules } from './vitest-internals.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeJoin, ArrayPrototypeMap, MapPrototypeGet, MapPrototypeHas, MapPrototypeSet, StringPrototypeStartsWith } from '../shared/intrinsics.js'
 
 interface MappedFrame extends SourceLocation {
   functionName: string
@@ -13,7 +14,7 @@ interface MappedFrame extends SourceLocation {
 const mapCache = new Map<string, SourceMap | null>()
 
 function sourceMapFor(file: string): SourceMap | null {
-  if (mapCache.has(file)) return mapCache.get(file)!
+  if (MapPrototypeHas(mapCache, file)) return MapPrototypeGet(mapCache, file)!
   let map: SourceMap | null = null
   try {
     const found = evaluatedModules()?.getModuleSourceMapById(file)
@@ -21,12 +22,12 @@ function sourceMapFor(file: string): SourceMap | null {
   } catch {
     map = null
   }
-  mapCache.set(file, map)
+  MapPrototypeSet(mapCache, file, map)
   return map
 }
 
 function toPath(url: string): string {
-  if (url.startsWith('file://')) {
+  if (StringPrototypeStartsWith(url, 'file://')) {
     try {
       return fileURLToPath(url)
     } catch {
@@ -69,13 +70,16 @@ function isUserFrame(frame: MappedFrame): boolean {
  * a code frame at the first user frame.
  */
 export function stuckLocation(frames: RawFrame[]): { location: SourceLocation | null; stack: string; userFrames: SourceLocation[] } {
-  const mapped = frames.map(mapFrame)
-  const userFrames = mapped.filter(isUserFrame).map((f) => ({ file: f.file, line: f.line, column: f.column }))
-  const top = mapped.find(isUserFrame)
+  const mapped = ArrayPrototypeMap(frames, mapFrame)
+  const userFrames = ArrayPrototypeMap(ArrayPrototypeFilter(mapped, isUserFrame), (f) => ({ file: f.file, line: f.line, column: f.column }))
+  const top = ArrayPrototypeFind(mapped, isUserFrame)
   const location = top ? { file: top.file, line: top.line, column: top.column } : null
-  const stack = mapped
-    .filter((f) => f.file !== '' && !isWatchdogCode(f.file))
-    .map((f) => `    at ${f.functionName ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}`)
-    .join('\n')
+  const stack = ArrayPrototypeJoin(
+    ArrayPrototypeMap(
+      ArrayPrototypeFilter(mapped, (f) => f.file !== '' && !isWatchdogCode(f.file)),
+      (f) => `    at ${f.functionName ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}`,
+    ),
+    '\n',
+  )
   return { location, stack, userFrames }
 }

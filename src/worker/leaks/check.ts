@@ -2,6 +2,7 @@ import type { SourceLocation } from '../../shared/errors.js'
 import type { LeakEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
 import { isUserCode } from '../../shared/own-files.js'
+import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeSlice, decodeURIComponentOwn, RegExpPrototypeExec, SafeNumber, SafePromise, stackOf, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, StringPrototypeTrim } from '../../shared/intrinsics.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
@@ -60,17 +61,17 @@ export function unattributedLeaks(): Promise<Tracked[]> {
 }
 
 async function settle(all: Tracked[]): Promise<Tracked[]> {
-  const own = all.filter(createdByUser)
-  untrack(all.filter((entry) => !own.includes(entry)))
-  const pending = own.filter((entry) => !entry.closing())
-  let closing = own.filter((entry) => !pending.includes(entry))
+  const own = ArrayPrototypeFilter(all, createdByUser)
+  untrack(ArrayPrototypeFilter(all, (entry) => !ArrayPrototypeIncludes(own, entry)))
+  const pending = ArrayPrototypeFilter(own, (entry) => !entry.closing())
+  let closing = ArrayPrototypeFilter(own, (entry) => !ArrayPrototypeIncludes(pending, entry))
   const deadline = absoluteNow() + CLOSING_BOUND_MS
   while (closing.length > 0 && absoluteNow() < deadline) {
-    await new Promise((resolve) => realSetTimeout(resolve, CLOSING_POLL_MS))
-    closing = closing.filter((entry) => entry.alive())
+    await new SafePromise((resolve) => realSetTimeout(resolve, CLOSING_POLL_MS))
+    closing = ArrayPrototypeFilter(closing, (entry) => entry.alive())
   }
   // In creation order, as the test wrote them.
-  const leaked = own.filter((entry) => pending.includes(entry) || closing.includes(entry))
+  const leaked = ArrayPrototypeFilter(own, (entry) => ArrayPrototypeIncludes(pending, entry) || ArrayPrototypeIncludes(closing, entry))
   untrack(own)
   return leaked
 }
@@ -86,15 +87,15 @@ const FRAME = /(?:\(|at )((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
 export function describeLeak(entry: Tracked, root: string): LeakEntry & { hint: string } {
   const userLines = userFrames(entry)
   let location: SourceLocation | null = null
-  const first = userLines[0] && FRAME.exec(userLines[0].trim())
+  const first = userLines[0] && RegExpPrototypeExec(FRAME, StringPrototypeTrim(userLines[0]))
   if (first) {
-    const file = decodeURIComponent(first[1]!.replace(/^file:\/\//, ''))
-    location = { file: file.startsWith(root) ? file.slice(root.length + 1) : file, line: Number(first[2]), column: Number(first[3]) }
+    const file = decodeURIComponentOwn(StringPrototypeReplace(first[1]!, /^file:\/\//, ''))
+    location = { file: StringPrototypeStartsWith(file, root) ? StringPrototypeSlice(file, root.length + 1) : file, line: SafeNumber(first[2]), column: SafeNumber(first[3]) }
   }
   return {
     type: entry.type,
     location,
-    stack: `${entry.type} created at\n${userLines.join('\n')}`,
+    stack: `${entry.type} created at\n${ArrayPrototypeJoin(userLines, '\n')}`,
     hint: HINTS[entry.type],
     cleanup: entry.cleanup,
     ...(entry.owner === null ? { note: `created while ${entry.running} tests ran concurrently: it cannot be attributed to one of them` } : {}),
@@ -107,8 +108,8 @@ export function createdByUser(entry: Tracked): boolean {
 }
 
 function userFrames(entry: Tracked): string[] {
-  return (entry.origin.stack ?? '').split('\n').slice(1).filter((line) => {
-    const match = FRAME.exec(line.trim())
+  return ArrayPrototypeFilter(ArrayPrototypeSlice(StringPrototypeSplit(stackOf(entry.origin), '\n'), 1), (line) => {
+    const match = RegExpPrototypeExec(FRAME, StringPrototypeTrim(line))
     return !!match && isUserCode(match[1]!)
   })
 }

@@ -12,6 +12,7 @@ import timers from 'node:timers'
 import workerThreads from 'node:worker_threads'
 import { killTree } from '../../shared/process-tree.js'
 import { forget, track, type Tracked } from './registry.js'
+import { ReflectApply } from '../../shared/intrinsics.js'
 
 type AnyFn = (...args: any[]) => any
 
@@ -40,7 +41,7 @@ export function installLeakTracking(): void {
 function patchTimers(): void {
   const make = (type: 'Timeout' | 'Interval' | 'Immediate', original: AnyFn) =>
     function (this: unknown, ...args: unknown[]) {
-      const timer = original.apply(this, args) as NodeTimer
+      const timer = ReflectApply(original, this, args) as NodeTimer
       // Node marks a timer destroyed when it has fired (once) or was cleared.
       if (timer && typeof timer === 'object') timer[TRACKED] = track(type, () => timer._destroyed !== true, VITEST_LEAVES)
       return timer
@@ -76,10 +77,10 @@ function patchNet(): void {
     const emit = server.emit
     server.emit = function (this: net.Server, event: string | symbol, ...rest: unknown[]) {
       if (event === 'listening' || event === 'error' || event === 'close') starting = false
-      return (emit as AnyFn).call(this, event, ...rest) as boolean
+      return ReflectApply(emit as AnyFn, this, [event, ...rest]) as boolean
     }
     server[TRACKED] = track('Server', () => starting || server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', undefined, () => !starting && !server.listening && connections() > 0)
-    return (listen as AnyFn).apply(this, args)
+    return ReflectApply(listen as AnyFn, this, args)
   } as typeof listen
   const connect = net.Socket.prototype.connect
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
@@ -87,7 +88,7 @@ function patchNet(): void {
     // destroy() sets destroyed at once (done); end() sets writableEnded, and the
     // socket closes once the peer's FIN is in: closing until then.
     if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES, undefined, () => socket.writableEnded)
-    return (connect as AnyFn).apply(this, args)
+    return ReflectApply(connect as AnyFn, this, args)
   } as typeof connect
 }
 
@@ -96,7 +97,7 @@ function patchChildProcess(): void {
   const proto = childProcess.ChildProcess.prototype as unknown as { spawn: AnyFn }
   const spawn = proto.spawn
   proto.spawn = function (this: childProcess.ChildProcess, ...args: unknown[]) {
-    const result = spawn.apply(this, args)
+    const result = ReflectApply(spawn, this, args)
     const child = this
     if (child.pid) {
       const pid = child.pid
@@ -137,7 +138,7 @@ function patchWorker(): void {
 function patchFs(): void {
   const watch = fs.watch
   ;(fs as { watch: AnyFn }).watch = function (this: unknown, ...args: unknown[]) {
-    const watcher = (watch as AnyFn).apply(this, args) as fs.FSWatcher
+    const watcher = ReflectApply(watch as AnyFn, this, args) as fs.FSWatcher
     // close() releases the handle synchronously but emits 'close' on a later
     // tick: the watcher is done at close(), nothing to wait for. Node records
     // that only in private state (and not the same in the recursive watcher).
@@ -153,7 +154,7 @@ function patchFs(): void {
   }
   const open = fs.promises.open
   ;(fs.promises as { open: AnyFn }).open = async function (this: unknown, ...args: unknown[]) {
-    const handle = await (open as AnyFn).apply(this, args) as fs.promises.FileHandle
+    const handle = await ReflectApply(open as AnyFn, this, args) as fs.promises.FileHandle
     // close() sets fd to -1 at once, unless an operation is in flight: then the
     // close waits for it, and Node records that only under a private symbol.
     let closing = false

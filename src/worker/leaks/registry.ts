@@ -5,6 +5,8 @@
  * with async_hooks: an `init` hook gives promises async ids, and then no
  * interrupt is safe (ARCHITECTURE.md, "Facts the code relies on").
  */
+import { ArrayPrototypeFilter, ArrayPrototypePush, ownError, SetPrototypeAdd, SetPrototypeDelete, SetPrototypeGetSize, setValues } from '../../shared/intrinsics.js'
+
 export type LeakType = 'Timeout' | 'Interval' | 'Immediate' | 'Server' | 'Socket' | 'ChildProcess' | 'Worker' | 'FSWatcher' | 'FileHandle'
 
 export interface Tracked {
@@ -13,7 +15,7 @@ export interface Tracked {
   owner: string | null
   /** How many tests were running when it was created (more than one: no attribution). */
   running: number
-  /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks. */
+  /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks, with stackOf (shared/intrinsics.ts). */
   origin: Error
   alive(): boolean
   /**
@@ -33,46 +35,50 @@ const runningTests = new Set<string>()
 const live = new Set<Tracked>()
 
 export function testStarted(id: string): void {
-  runningTests.add(id)
+  SetPrototypeAdd(runningTests, id)
 }
 
 export function testEnded(id: string): void {
-  runningTests.delete(id)
+  SetPrototypeDelete(runningTests, id)
 }
 
 const NEVER_CLOSING = () => false
 
 export function track(type: LeakType, alive: () => boolean, cleanup: string, dispose?: () => void, closing: () => boolean = NEVER_CLOSING): Tracked | null {
-  if (runningTests.size === 0) return null // Created outside any test: a file-level resource, not a test's leak.
-  const origin = new Error('created here')
-  const owner = runningTests.size === 1 ? [...runningTests][0]! : null
-  const entry: Tracked = { type, owner, running: runningTests.size, origin, alive, closing, cleanup, dispose }
-  live.add(entry)
+  const running = SetPrototypeGetSize(runningTests)
+  if (running === 0) return null // Created outside any test: a file-level resource, not a test's leak.
+  // Frames taken under the watchdog's own limit: a test's stackTraceLimit of 0 must not hide where it was created.
+  const origin = ownError('created here')
+  const owner = running === 1 ? setValues(runningTests)[0]! : null
+  const entry: Tracked = { type, owner, running, origin, alive, closing, cleanup, dispose }
+  SetPrototypeAdd(live, entry)
   return entry
 }
 
 export function forget(entry: Tracked | null | undefined): void {
-  if (entry) live.delete(entry)
+  if (entry) SetPrototypeDelete(live, entry)
 }
 
 /** Resources created while test `id` ran (or while it ran among others), still alive. */
 export function aliveFor(id: string): Tracked[] {
   const found: Tracked[] = []
-  for (const entry of live) {
+  const entries = setValues(live)
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
     if (!entry.alive()) {
-      live.delete(entry)
+      SetPrototypeDelete(live, entry)
       continue
     }
-    if (entry.owner === id) found.push(entry)
+    if (entry.owner === id) ArrayPrototypePush(found, entry)
   }
   return found
 }
 
 /** Alive resources created while several tests ran at once: nobody can be blamed. */
 export function aliveUnattributed(): Tracked[] {
-  return [...live].filter((entry) => entry.owner === null && entry.alive())
+  return ArrayPrototypeFilter(setValues(live), (entry) => entry.owner === null && entry.alive())
 }
 
 export function untrack(entries: Iterable<Tracked>): void {
-  for (const entry of entries) live.delete(entry)
+  for (const entry of entries) SetPrototypeDelete(live, entry)
 }
