@@ -38,11 +38,14 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   let respawning: typeof import('./respawning-worker.js') | undefined
   const browserLadder = new BrowserLadder((project, file, test, stop) => reporterOf(project.vitest).addHostStop(project, file, test, stop))
   const saidBrowser = new Set<string>()
+  // The user's own includeTaskLocation, given back under `vitest bench` (config() turns it on).
+  let userTaskLocation: unknown
 
   return {
     name: PLUGIN_NAME,
     async config(config) {
-      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown } }).test ?? {}
+      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown; includeTaskLocation?: unknown } }).test ?? {}
+      userTaskLocation = test.includeTaskLocation
       if (test.runner !== undefined && test.runner !== runnerFile) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
       }
@@ -73,6 +76,12 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       return withPageCode(html, ctx)
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
+      // `vitest bench`: a benchmark has no budget to guard, and Vitest picks its
+      // benchmark runner only when test.runner is unset; the plugin steps aside.
+      if (isBenchmarkRun(vitest)) {
+        stepAside(project, userTaskLocation)
+        return
+      }
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. Done on the resolved config, so
@@ -106,6 +115,18 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
     },
   } as Vite.Plugin
+}
+
+/** Whether this Vitest runs benchmarks (`vitest bench`), not tests. */
+export function isBenchmarkRun(vitest: Vitest): boolean {
+  return (vitest.config as { mode?: string }).mode === 'benchmark'
+}
+
+/** Undoes what config() set that Vitest's benchmark runner would see: the runner, and task locations it did not ask for. */
+function stepAside(project: TestProject, userTaskLocation: unknown): void {
+  const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean }
+  if (config.runner === runnerFile) config.runner = undefined
+  config.includeTaskLocation = userTaskLocation === true
 }
 
 /**
