@@ -1,6 +1,6 @@
 export { watchdog } from './host/plugin.js'
 export { killAfter } from './shared/kill-after.js'
-export { TestStoppedError, WatchdogConfigError, WatchdogOptionError, WatchdogPageCodeError, WatchdogUnsupportedVitestError } from './shared/errors.js'
+export { TestStoppedError, WatchdogConfigError, WatchdogMisplacedPluginError, WatchdogOptionError, WatchdogPageCodeError, WatchdogUnsupportedVitestError } from './shared/errors.js'
 export type { Stage, SourceLocation, Stop, StopReason } from './shared/stop.js'
 export type { WatchdogOptions } from './shared/options.js'
 export type { HangEntry, WatchdogReport } from './shared/report.js'

@@ -141,6 +141,9 @@ export class BrowserGuard {
       // The report's stack (host/report/collector.ts takes stop.stack first): error.stack stays in
       // served coordinates, which Vitest maps for its code frame, and would map twice if original.
       ;(error as { stop: object }).stop = { ...error.stop, stack: `${error.name}: ${error.message}\n${outcome.verdict.originalStack}` }
+      // Vitest 4 maps a browser stack's 1-based column as if 0-based, which puts the
+      // code frame's caret one column left: the frames, already original, are given as they are.
+      ;(error as { stacks?: ParsedFrame[] }).stacks = parsedFrames(outcome.verdict.originalStack)
       throw error
     }
     if (me.aborted) throw this.stopped(me, 'abort', 'settled-after-abort')
@@ -228,4 +231,23 @@ export class BrowserGuard {
     return stoppedError(me.spec, me.began, stage, reason, verdict, { inPage: true })
   }
 
+}
+
+/** A stack frame as Vitest parses one (`error.stacks`): original file, 1-based line and column. */
+interface ParsedFrame {
+  file: string
+  line: number
+  column: number
+  method: string
+}
+
+/** V8-format frames (`    at fn (file:line:column)`), without dependencies' frames, as Vitest leaves them out. */
+function parsedFrames(stack: string): ParsedFrame[] {
+  const frames: ParsedFrame[] = []
+  for (const line of stack.split('\n')) {
+    const match = /^\s*at (?:(.*) \()?(.+):(\d+):(\d+)\)?$/.exec(line)
+    if (!match || match[2]!.includes('/node_modules/')) continue
+    frames.push({ method: match[1] ?? '', file: match[2]!, line: Number(match[3]), column: Number(match[4]) })
+  }
+  return frames
 }

@@ -6,7 +6,7 @@
 import { WatchdogConfigError } from '../shared/errors.js'
 
 export { killAfter } from '../shared/kill-after.js'
-export { TestStoppedError, WatchdogConfigError, WatchdogOptionError, WatchdogPageCodeError, WatchdogUnsupportedVitestError } from '../shared/errors.js'
+export { TestStoppedError, WatchdogConfigError, WatchdogMisplacedPluginError, WatchdogOptionError, WatchdogPageCodeError, WatchdogUnsupportedVitestError } from '../shared/errors.js'
 
 /** The plugin belongs in the Vitest config, which runs in Node. */
 export function watchdog(): never {

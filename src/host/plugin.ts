@@ -1,5 +1,5 @@
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
-import { WatchdogConfigError } from '../shared/errors.js'
+import { WatchdogConfigError, WatchdogMisplacedPluginError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
@@ -21,6 +21,14 @@ const ownDist = new RegExp(`^${ownDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
 /** Vitest instances told already that a debugger makes the watchdog stand down. */
 const standingDown = new WeakSet<Vitest>()
 
+/** Warnings about the config said already: a config hook runs again for each server built from the same config. */
+const saidOnce = new Set<string>()
+/** Projects told already that they have no budget (testTimeout 0, no killAfter). */
+const saidNoBudget = new WeakSet<TestProject>()
+
+/** Where a watchdog() plugin keeps the options it was given, for a second watchdog() in the same config to compare. */
+const OPTIONS_KEY = 'vitest-watchdog:options'
+
 interface TagLike {
   name?: unknown
   meta?: Record<string, unknown>
@@ -38,11 +46,17 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   let respawning: typeof import('./respawning-worker.js') | undefined
   const browserLadder = new BrowserLadder((project, file, test, stop) => reporterOf(project.vitest).addHostStop(project, file, test, stop))
   const saidBrowser = new Set<string>()
+  // The user's own includeTaskLocation, given back under `vitest bench` (config() turns it on).
+  let userTaskLocation: unknown
 
-  return {
+  const plugin = {
     name: PLUGIN_NAME,
-    async config(config) {
-      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown } }).test ?? {}
+    api: { [OPTIONS_KEY]: options ?? {} },
+    async config(config: { plugins?: unknown; test?: unknown }) {
+      const test = (config as { test?: { runner?: unknown; pool?: unknown; tags?: TagLike[]; projects?: unknown; includeTaskLocation?: unknown; plugins?: unknown } }).test ?? {}
+      userTaskLocation = test.includeTaskLocation
+      checkPlacement(test.plugins, test.projects)
+      sayIfListedTwice(config.plugins, plugin)
       if (test.runner !== undefined && test.runner !== runnerFile) {
         throw new WatchdogConfigError(`test.runner is already set to ${JSON.stringify(test.runner)}. The watchdog installs its own runner; remove test.runner or the watchdog() plugin.`)
       }
@@ -73,6 +87,12 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       return withPageCode(html, ctx)
     },
     configureVitest({ vitest, project }: { vitest: Vitest; project: TestProject }) {
+      // `vitest bench`: a benchmark has no budget to guard, and Vitest picks its
+      // benchmark runner only when test.runner is unset; the plugin steps aside.
+      if (isBenchmarkRun(vitest)) {
+        stepAside(project, userTaskLocation)
+        return
+      }
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
       // becomes a respawning one: the same workers, plus the kill stage and
       // resuming a file after its worker died. Done on the resolved config, so
@@ -101,11 +121,79 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
+      if (resolved.killAfter === undefined && !standingDown.has(vitest)) sayIfNoBudget(vitest, project)
       adoptProject(project)
       checkEveryProjectGuarded(vitest, runnerFile)
       reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
     },
-  } as Vite.Plugin
+  }
+  return plugin as Vite.Plugin
+}
+
+function isWatchdogPlugin(value: unknown): value is { name: string; api?: Record<string, unknown> } {
+  return (value as { name?: unknown } | null)?.name === PLUGIN_NAME
+}
+
+function watchdogsIn(plugins: unknown): Array<{ api?: Record<string, unknown> }> {
+  return Array.isArray(plugins) ? plugins.flat(Infinity).filter(isWatchdogPlugin) : []
+}
+
+/**
+ * Vitest never calls a plugin in `test.plugins` (of the config, or of an
+ * inline project): a watchdog() there guards nothing, and its hangs would
+ * hang the run. Seen from any watchdog() that does run (one with no other
+ * watchdog() in the right place has no hook that runs at all).
+ */
+function checkPlacement(testPlugins: unknown, projects: unknown): void {
+  if (watchdogsIn(testPlugins).length > 0) throw new WatchdogMisplacedPluginError('test.plugins')
+  if (!Array.isArray(projects)) return
+  for (const [index, project] of projects.entries()) {
+    const inline = project as { test?: { name?: unknown; plugins?: unknown } } | null
+    if (typeof inline !== 'object' || inline === null || watchdogsIn(inline.test?.plugins).length === 0) continue
+    const name = typeof inline.test?.name === 'string' ? `"${inline.test.name}"` : `#${index + 1}`
+    throw new WatchdogMisplacedPluginError(`test.plugins of the inline project ${name} in test.projects`)
+  }
+}
+
+/**
+ * Two watchdog() in one config: each sets the same runner, and the options of
+ * the last one listed apply (Vite merges config hooks' results in order).
+ * With different options, that is said once, by the last one.
+ */
+function sayIfListedTwice(plugins: unknown, self: object): void {
+  const listed = watchdogsIn(plugins)
+  if (listed.length < 2 || listed[listed.length - 1] !== self) return
+  const given = listed.map((plugin) => JSON.stringify(plugin.api?.[OPTIONS_KEY] ?? {}))
+  if (new Set(given).size < 2) return
+  const message = `vitest-watchdog: watchdog() is listed ${listed.length} times in plugins, with different options: ${given.join(', ')}. Only the last one's applies (${given[given.length - 1]}); keep one watchdog() with the options you want.`
+  if (saidOnce.has(message)) return
+  saidOnce.add(message)
+  console.warn(message)
+}
+
+/**
+ * The budget of a test without meta.killAfter is the plugin's killAfter, else
+ * its testTimeout; testTimeout 0 (or Infinity, or negative) leaves it none, and
+ * a spinning test would then hang the run with no word.
+ */
+function sayIfNoBudget(vitest: Vitest, project: TestProject): void {
+  const timeout = project.config.testTimeout
+  if ((Number.isFinite(timeout) && timeout > 0) || saidNoBudget.has(project)) return
+  saidNoBudget.add(project)
+  const which = vitest.projects.length > 1 ? ` in project "${project.name || 'default'}"` : ''
+  vitest.logger.warn(`vitest-watchdog: testTimeout is ${timeout}${which}, so tests have no budget and a hung test is never stopped. Set watchdog({ killAfter: <ms> }) or a testTimeout above 0.`)
+}
+
+/** Whether this Vitest runs benchmarks (`vitest bench`), not tests. */
+export function isBenchmarkRun(vitest: Vitest): boolean {
+  return (vitest.config as { mode?: string }).mode === 'benchmark'
+}
+
+/** Undoes what config() set that Vitest's benchmark runner would see: the runner, and task locations it did not ask for. */
+function stepAside(project: TestProject, userTaskLocation: unknown): void {
+  const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean }
+  if (config.runner === runnerFile) config.runner = undefined
+  config.includeTaskLocation = userTaskLocation === true
 }
 
 /**

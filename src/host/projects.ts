@@ -39,7 +39,8 @@ function hasWatchdog(plugins: unknown): boolean {
  * projects are left out: their tests do not run in Vitest's Node workers.
  */
 export function checkEveryProjectGuarded(vitest: Vitest, runnerPath: string, why = 'while other projects of this run do'): void {
-  if (checked.has(vitest)) return
+  // `vitest bench` runs no test under the watchdog (plugin.ts steps aside): nothing to check.
+  if (checked.has(vitest) || (vitest.config as { mode?: string }).mode === 'benchmark') return
   checked.add(vitest)
   for (const project of vitest.projects) {
     if (project.config.browser?.enabled) continue

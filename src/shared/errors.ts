@@ -40,6 +40,15 @@ export class WatchdogConfigError extends Error {
   }
 }
 
+/** watchdog() where Vitest never calls a plugin (`test.plugins`): the tests it was meant to guard would run unguarded. */
+export class WatchdogMisplacedPluginError extends Error {
+  readonly code = 'ERR_WATCHDOG_MISPLACED_PLUGIN'
+  constructor(where: string) {
+    super(`vitest-watchdog: watchdog() is in ${where}, which Vitest ignores (it takes plugins only from the top-level \`plugins\` of a config or of an inline project): the tests it was meant to guard would run unguarded. Move it to \`plugins: [watchdog()]\`, next to \`test\`.`)
+    this.name = 'WatchdogMisplacedPluginError'
+  }
+}
+
 /** The installed Vitest lacks an internal the watchdog needs (it supports Vitest ^4.1 and ^5). */
 /** A project of the run that the watchdog cannot guard: the run must not start half guarded (its hangs would hang silently). */
 export class WatchdogUnguardedProjectError extends Error {

@@ -15,7 +15,7 @@
  * (`onBrowserInit`, before any page): a server without this plugin among its
  * own (its HTML hook would never run) gets the setup file instead.
  */
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { PAGE_INSTALL_KEY } from '../../shared/browser-protocol.js'
 import { WatchdogPageCodeError, WatchdogUnsupportedVitestError } from '../../shared/errors.js'
@@ -33,7 +33,7 @@ export const PLUGIN_NAME = 'vitest-watchdog'
 const INJECTOR_PLACEHOLDER = '{__VITEST_INJECTOR__}'
 
 interface ServerLike {
-  config: { plugins: ReadonlyArray<{ name?: string; transformIndexHtml?: unknown }> }
+  config: { plugins: ReadonlyArray<{ name?: string; transformIndexHtml?: unknown }>; server?: { fs?: { allow?: string[] } } }
 }
 interface ProjectBrowserLike {
   vite?: ServerLike
@@ -57,6 +57,7 @@ const injecting = new WeakMap<object, Set<string>>()
 export function choosePageCodeWay(project: TestProject): 'html' | 'setup-file' {
   const browser = (project as unknown as { browser?: ProjectBrowserLike }).browser
   const server = browser?.vite
+  if (server) allowPageCode(server)
   const ours = server?.config.plugins.some((plugin) => plugin.name === PLUGIN_NAME && plugin.transformIndexHtml !== undefined)
   if (!server || !ours || typeof browser?.testerFilepath !== 'string') {
     const config = project.config as unknown as { setupFiles: string[] }
@@ -67,6 +68,18 @@ export function choosePageCodeWay(project: TestProject): 'html' | 'setup-file' {
   if (!testers) injecting.set(server.config, (testers = new Set()))
   testers.add(browser.testerFilepath)
   return 'html'
+}
+
+/**
+ * The page code is served from wherever the package is installed: a
+ * symlinked node_modules, `npm link`, a workspace above the root or Yarn PnP
+ * can put it outside Vite's `server.fs.allow`, and Vite would refuse it. Only
+ * its own folder is added (Vite reads the resolved list at each request).
+ */
+function allowPageCode(server: ServerLike): void {
+  const allow = server.config.server?.fs?.allow
+  const dir = dirname(pageCodeFile).replace(/\\/g, '/')
+  if (allow && !allow.includes(dir)) allow.push(dir)
 }
 
 /**
