@@ -16,7 +16,7 @@ import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetTimeout, stageTimer } from '../shared/clock.js'
-import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypePush, ArrayPrototypeShift, ArrayPrototypeSplice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, mapValues, PromisePrototypeThen, PromiseRace, SafePromise } from '../shared/intrinsics.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypePush, ArrayPrototypeShift, ArrayPrototypeSplice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, mapValues, PromisePrototypeThen, PromiseRace, RegExpPrototypeExec, SafeNumber, SafePromise, StringPrototypeIncludes, StringPrototypeSplit } from '../shared/intrinsics.js'
 
 /** In a page, a guarded run is told only what every guard is told. */
 export type BrowserGuardSpec = GuardSpecBase
@@ -244,10 +244,11 @@ interface ParsedFrame {
 /** V8-format frames (`    at fn (file:line:column)`), without dependencies' frames, as Vitest leaves them out. */
 function parsedFrames(stack: string): ParsedFrame[] {
   const frames: ParsedFrame[] = []
-  for (const line of stack.split('\n')) {
-    const match = /^\s*at (?:(.*) \()?(.+):(\d+):(\d+)\)?$/.exec(line)
-    if (!match || match[2]!.includes('/node_modules/')) continue
-    frames.push({ method: match[1] ?? '', file: match[2]!, line: Number(match[3]), column: Number(match[4]) })
+  const lines = StringPrototypeSplit(stack, '\n')
+  for (let i = 0; i < lines.length; i++) {
+    const match = RegExpPrototypeExec(/^\s*at (?:(.*) \()?(.+):(\d+):(\d+)\)?$/, lines[i]!)
+    if (!match || StringPrototypeIncludes(match[2]!, '/node_modules/')) continue
+    ArrayPrototypePush(frames, { method: match[1] ?? '', file: match[2]!, line: SafeNumber(match[3]), column: SafeNumber(match[4]) })
   }
   return frames
 }
