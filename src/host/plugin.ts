@@ -1,6 +1,7 @@
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
+import { oneLine } from '../shared/one-line.js'
 import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
@@ -94,7 +95,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       }
       const pool = String(project.config.pool)
       if (!browser && !isWatchdogPool(pool)) {
-        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
+        vitest.logger.warn(`vitest-watchdog: pool "${oneLine(pool)}" of project "${oneLine(project.name || 'default')}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
         standingDown.add(vitest)

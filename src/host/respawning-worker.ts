@@ -3,6 +3,7 @@ import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWork
 import { realClearTimeout, unrefTimer } from '../shared/clock.js'
 import { WatchdogResumeError, WatchdogThreadNotTerminatedError } from '../shared/errors.js'
 import type { ResumePlan, RunLine } from '../shared/journal.js'
+import { oneLine } from '../shared/one-line.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
 import { POOL_NAMES, type Kind } from '../shared/pools.js'
 import type { Stop } from '../shared/stop.js'
@@ -222,7 +223,7 @@ export class RespawningWorker implements PoolWorker {
   private withProject(message: string): string {
     const { project } = this.options
     if (project.vitest.projects.length < 2 || !project.name) return message
-    return message.replace(/^vitest-watchdog: /, `vitest-watchdog: [${project.name}] `)
+    return message.replace(/^vitest-watchdog: /, `vitest-watchdog: [${oneLine(project.name)}] `)
   }
 
   /** Stage kill, for the run `run` of `child`; the file then resumes in a fresh worker (onExit). */
@@ -236,7 +237,7 @@ export class RespawningWorker implements PoolWorker {
       return
     }
     // Threads: the thread's own children go first, and no other thread's.
-    const outcome = await stopThread(child.worker as ThreadsPoolWorker, child.watch?.target.ownChildren(run.at) ?? [], abandon, `"${run.name}" in ${run.file}`)
+    const outcome = await stopThread(child.worker as ThreadsPoolWorker, child.watch?.target.ownChildren(run.at) ?? [], abandon, oneLine(`"${run.name}" in ${run.file}`))
     if (outcome !== 'terminated') child.abandoned = true
     else if (child !== this.child) return // Its 'exit' already resumed the file.
     if (outcome === 'not-terminated') {

@@ -7,6 +7,7 @@
  * and `describeStop` is the only place that turns it into words.
  */
 import { relative } from 'node:path'
+import { oneLine } from './one-line.js'
 
 export type Stage = 'abort' | 'interrupt' | 'kill'
 
@@ -84,10 +85,11 @@ const NO_CDP_MARGIN_WORDS = `${NO_CDP_KILL_MARGIN_MS / 1_000} s`
 
 export function describeStop(stop: Stop, root?: string): string {
   if (stop.reason === 'crashed') {
-    return `The worker process died during ${stop.during ?? 'this test'} (${describeExit(stop.crash)}) after ${Math.round(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+    return `The worker process died during ${oneLine(stop.during ?? 'this test')} (${describeExit(stop.crash)}) after ${Math.round(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
   }
-  const head = `${stop.subject} stopped by vitest-watchdog at stage "${stop.stage}" after ${Math.round(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${stop.budgetSource}).`
-  const file = stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file
+  // Subjects and budget sources quote test, describe and file names: one line each, whatever the names hold.
+  const head = `${oneLine(stop.subject)} stopped by vitest-watchdog at stage "${stop.stage}" after ${Math.round(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${oneLine(stop.budgetSource)}).`
+  const file = oneLine((stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file) ?? '')
   const where = stop.location ? ` It was stuck at ${file}:${stop.location.line}:${stop.location.column}.` : ''
   const concurrent = stop.concurrent && stop.stage === 'interrupt' ? ` ${stop.concurrent} other test(s) were running concurrently in this worker.` : ''
   const resumed = stop.resumed ? ' The rest of the file ran in a fresh worker.' : ''

@@ -16,6 +16,7 @@
 import { relative } from 'node:path'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
+import { oneLine } from '../../shared/one-line.js'
 import { killTree } from '../../shared/process-tree.js'
 import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
 import { interrupt, type Decision, type Link } from './interrupt.js'
@@ -107,7 +108,7 @@ export class WorkerWatch {
       lines = this.tail.read()
     } catch (error) {
       // A journal of another version: its runs cannot be watched. Said once; the worker runs on without the ladder's host stages.
-      this.owner.log(error instanceof Error ? error.message : String(error))
+      this.owner.log(oneLine(error instanceof Error ? error.message : String(error)))
       this.dispose()
       return
     }
@@ -178,8 +179,8 @@ export class WorkerWatch {
     run.announced = true
     const { line } = run
     const elapsed = (Date.now() - line.at) / 1000
-    const what = line.subject === 'Test' ? '' : `${line.subject}: `
-    this.owner.log(`vitest-watchdog: SLOW ${what}${relative(this.owner.root, line.file) || line.file} > ${line.name} (${elapsed.toFixed(1)}s of its ${(line.budget / 1000).toFixed(1)}s budget)`)
+    const what = line.subject === 'Test' ? '' : `${oneLine(line.subject)}: `
+    this.owner.log(`vitest-watchdog: SLOW ${what}${oneLine(relative(this.owner.root, line.file) || line.file)} > ${oneLine(line.name)} (${elapsed.toFixed(1)}s of its ${(line.budget / 1000).toFixed(1)}s budget)`)
   }
 
   private stopAt(run: Watched): void {
@@ -187,7 +188,7 @@ export class WorkerWatch {
     const { clockAt } = run
     this.stops = this.stops
       .then(() => this.stop(run.line.seq, clockAt))
-      .catch((error: unknown) => this.owner.log(`vitest-watchdog: could not stop ${run.line.name}: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => this.owner.log(`vitest-watchdog: could not stop ${oneLine(run.line.name)}: ${oneLine(error instanceof Error ? error.message : String(error))}`))
       .finally(() => {
         this.stopping--
         // Not awaited: a worker already blocked in its next test closes its

@@ -3,6 +3,7 @@ import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vi
 import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
 import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
 import type { Stop } from '../../shared/stop.js'
+import { oneLine } from '../../shared/one-line.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
 import { exitNow } from '../stuck-threads.js'
 import { pageConnected } from '../browser/ladder.js'
@@ -157,7 +158,7 @@ export class WatchdogReporter implements Reporter {
     if (this.ended) return
     this.vitest?.logger.error(`vitest-watchdog: the run deadline (runTimeout) passed ${marginMs}ms ago and Vitest has not finished: stopping every worker and exiting.`)
     for (const file of this.run?.stuckFiles() ?? []) {
-      this.vitest?.logger.error(`vitest-watchdog: ${file.project === undefined ? '' : `[${file.project}] `}${file.file} began ${file.elapsedMs}ms ago and no test of it was running: it was stuck where nothing is guarded (a setup file, the page or worker starting).`)
+      this.vitest?.logger.error(`vitest-watchdog: ${oneLine(`${file.project === undefined ? '' : `[${file.project}] `}${file.file}`)} began ${file.elapsedMs}ms ago and no test of it was running: it was stuck where nothing is guarded (a setup file, the page or worker starting).`)
     }
     this.write()
     killAllWorkers()

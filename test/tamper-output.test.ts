@@ -1,0 +1,33 @@
+import { describe, expect, test } from 'vitest'
+import { hangOf, outcomeOf, runFixture } from './support/run-fixture.js'
+
+const INJECTED = '\n::error file=x.ts,line=1::pwned'
+const ESCAPED = '\\n::error file=x.ts,line=1::pwned'
+
+// A test's name is the user's: printed as it is under GitHub Actions, a
+// newline and `::error …` in it would become a workflow command. Vitest's own
+// console reporter prints names as they are (not the watchdog's to fix), so
+// the run keeps only what the watchdog prints.
+describe.each(['forks', 'threads'])('names holding a newline and a workflow command, on %s', (pool) => {
+  test('never start a line of their own in the SLOW, kill, summary and leak lines', async () => {
+    const run = await runFixture('tamper-names', { args: [`--pool=${pool}`], env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: '' }, reporters: [] })
+    const name = (test: string) => `describe${INJECTED} > ${test}${INJECTED}`
+    expect(hangOf(run, 'names.test.ts', name('spins'))).toMatchObject({ stage: 'interrupt' })
+    expect(hangOf(run, 'names.test.ts', name('waits on a child'))).toMatchObject({ stage: 'kill', reason: 'child-killed' })
+    expect(hangOf(run, 'names.test.ts', name('blocks reading a FIFO'))).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js' })
+    expect(outcomeOf(run, 'names.test.ts > runs after them').status).toBe('passed')
+    const lines = run.output.split('\n')
+    expect(lines.filter((line) => line.trimStart().startsWith('::error file=x.ts'))).toEqual([])
+    expect(lines.filter((line) => line.includes('pwned') && !line.startsWith('::'))).not.toEqual([])
+    // Each kind of line carries the name, escaped, on one line.
+    const escaped = (test: string) => `names.test.ts > describe${ESCAPED} > ${test}${ESCAPED}`
+    expect(run.output).toContain(`vitest-watchdog: SLOW ${escaped('spins')} (`)
+    expect(run.output).toContain(`  interrupt ${escaped('spins')}  after `)
+    expect(run.output).toContain(`  kill      ${escaped('waits on a child')}  after `)
+    expect(run.output).toContain(`  ${escaped('leaks')}\n    Interval `)
+    if (pool === 'threads') {
+      expect(run.output).toContain(`the worker thread running "describe${ESCAPED} > blocks reading a FIFO${ESCAPED}" (`)
+      expect(run.output).toContain(`a test thread is still blocked or running ("describe${ESCAPED} > blocks reading a FIFO${ESCAPED}" in `)
+    }
+  })
+})
