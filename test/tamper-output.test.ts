@@ -31,3 +31,21 @@ describe.each(['forks', 'threads'])('names holding a newline and a workflow comm
     }
   })
 })
+
+// Node 20's mkdir spins for ever under /proc (and the run then ignores
+// SIGTERM): such an outputFile is refused at start, naming the option, the
+// value, where it came from and why; the run ends at once with exit code 1.
+describe('an outputFile whose folder can never be made fails the run at start', () => {
+  test.each([
+    ['/proc/x/report.json', 'it resolves to /proc/x/report.json: /proc/x is inside /proc, a kernel file system where no folder can be made'],
+    ['/sys/x/y/report.json', 'it resolves to /sys/x/y/report.json: /sys/x/y is inside /sys, a kernel file system where no folder can be made'],
+    ['ok.test.ts/report.json', `ok.test.ts is not a directory`],
+  ])('%s', async (outputFile, why) => {
+    const run = await runFixture('tamper-output-file', { env: { TAMPER_OUTPUT_FILE: outputFile } })
+    expect(run.code).toBe(1)
+    expect(run.output).toContain('Startup Error')
+    expect(run.output).toContain(`WatchdogOptionError: vitest-watchdog: invalid outputFile "${outputFile}" in watchdog() plugin options: expected a path where the report's folder can be written (`)
+    expect(run.output).toContain(why)
+    expect(run.tests.size).toBe(0)
+  })
+})

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import { WatchdogConfigError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
@@ -5,6 +6,7 @@ import { oneLine } from '../shared/one-line.js'
 import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
+import { checkReportPath } from './report/report-file.js'
 import { reporterOf } from './report/reporter.js'
 import { BrowserLadder } from './browser/ladder.js'
 import { isBrowserProject, setUpBrowserProject } from './browser/project.js'
@@ -102,6 +104,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
+      // A report that could never be written, or whose folder Node would spin making (/proc), fails the run now.
+      if (resolved.outputFile) checkReportPath(resolve(project.config.root, resolved.outputFile), resolved.outputFile, 'watchdog() plugin options')
       adoptProject(project)
       checkEveryProjectGuarded(vitest, runnerFile)
       reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })

@@ -78,7 +78,7 @@ export class WatchdogReporter implements Reporter {
     // report naming the tests that were in flight.
     process.once('exit', () => {
       if (!this.ended) this.run?.readJournals(liveJournals())
-      this.write()
+      this.write(true)
     })
   }
 
@@ -160,14 +160,15 @@ export class WatchdogReporter implements Reporter {
     for (const file of this.run?.stuckFiles() ?? []) {
       this.vitest?.logger.error(`vitest-watchdog: ${oneLine(`${file.project === undefined ? '' : `[${file.project}] `}${file.file}`)} began ${file.elapsedMs}ms ago and no test of it was running: it was stuck where nothing is guarded (a setup file, the page or worker starting).`)
     }
-    this.write()
+    this.write(true)
     killAllWorkers()
     exitNow(1)
   }
 
-  private write(): void {
+  /** `now`: synchronously, when the process is about to exit (nothing asynchronous would finish). */
+  private write(now = false): void {
     const run = this.run
-    if (run) this.files?.write((include) => run.report(include))
+    if (run) this.files?.write((include) => run.report(include), now)
   }
 
   private github(run: RunCollector): void {
