@@ -49,3 +49,29 @@ describe('an outputFile whose folder can never be made fails the run at start', 
     expect(run.tests.size).toBe(0)
   })
 })
+
+// A stop's words say what the main process observed, and apart from it what
+// that usually means; never a guess dressed as the cause.
+describe.each(['forks', 'threads'])('a recursion at the edge of the stack that catches RangeError, on %s', (pool) => {
+  test('is killed as a thread that answered the inspector but did not take the pause, not as one blocked outside JavaScript', async () => {
+    const run = await runFixture('tamper-stops', { args: [`--pool=${pool}`, 'recursion'] })
+    const hang = hangOf(run, 'recursion.test.ts', 'recurses to the stack limit and catches RangeError for ever')
+    expect(hang).toMatchObject({ stage: 'kill', reason: 'pause-not-taken', location: null })
+    expect(hang.note).toContain('The test thread answered the inspector but did not take the pause within 500ms')
+    // The kernel is asked where it can tell: a worker process's thread.
+    if (pool === 'forks') expect(hang.note).toContain('while the kernel reported the thread running (state R).')
+    expect(hang.note).toContain('The debugger does not break in JavaScript running near the end of its stack')
+    expect(hang.note).not.toMatch(/blocked outside JavaScript|system call such as execSync|child processes it waited on/)
+    expect(outcomeOf(run, 'recursion.test.ts > runs after it').status).toBe('passed')
+  })
+})
+
+// Threads share their process's stderr: closing it there is not a worker's to survive.
+test('a test that closed its stderr: the inspector did not announce itself, and the words say so', async () => {
+  const run = await runFixture('tamper-stops', { args: ['closed-stderr'] })
+  const hang = hangOf(run, 'closed-stderr.test.ts', 'closes its stderr and spins')
+  expect(hang).toMatchObject({ stage: 'kill', reason: 'inspector-unavailable', location: null })
+  expect(hang.note).toContain("The worker's inspector did not announce itself within 500ms of SIGUSR1 (no address on the worker's stderr), while the kernel reported the thread running (state R); its stderr is closed (fd 2 is no longer the pipe it started with).")
+  expect(hang.note).not.toContain('does the test handle SIGUSR1')
+  expect(outcomeOf(run, 'closed-stderr.test.ts > runs after it').status).toBe('passed')
+})

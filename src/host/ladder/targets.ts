@@ -2,7 +2,8 @@ import { endpointCall } from '../../shared/endpoint.js'
 import { childMark } from '../../shared/child-mark.js'
 import { markedProcesses, statFields, unmarkedChildrenSince } from '../../shared/process-tree.js'
 import { liveWorkerPids } from '../process-registry.js'
-import type { StopReason } from '../../shared/stop.js'
+import { readFileSync, readlinkSync } from 'node:fs'
+import type { Observation, StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import { InspectorTimeoutError, WebSocketClient, WorkerThreadClient, type CdpClient } from './cdp-client.js'
 import type { InspectorOutput } from './inspector-output.js'
@@ -23,8 +24,14 @@ export interface InspectorTarget {
   close(client: CdpClient, final: boolean): Promise<void>
   /** A user's debugger is attached to this worker: the ladder stands down. */
   readonly userDebugger: boolean
-  /** Why the thread could not be reached: the reason the kill is reported with. */
-  unreachableReason(): StopReason
+  /**
+   * The thread could not be reached (`failed`: opening the session, or
+   * enabling the Debugger on it, within `boundMs`): the reason the kill is
+   * reported with, and what was seen.
+   */
+  unreachable(failed: 'open' | 'enable', boundMs: number): { reason: StopReason; observed: Observation }
+  /** What the kernel says of the test thread right now; nothing where it cannot tell (a worker thread, no /proc). */
+  kernelView(): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'>
   /** The stop is over: nothing it opened stays open. */
   release(): Promise<void>
   /** The children the thread waits on synchronously (execSync) while run started at `runAt` is blocked: killing them frees it. */
@@ -69,7 +76,12 @@ export class ProcessTarget implements InspectorTarget {
   private waiting: ((url: string) => void) | null = null
   private session: CdpClient | null = null
 
-  constructor(private readonly pid: number, private readonly output: InspectorOutput) {}
+  /** What the worker's fd 2 was when it started (Linux): a test that closes it may see the number reused, by the inspector's own socket even. */
+  private readonly stderrAtStart: string | null
+
+  constructor(private readonly pid: number, private readonly output: InspectorOutput) {
+    this.stderrAtStart = fdTarget(pid, 2)
+  }
 
   get userDebugger(): boolean {
     return this.output.userDebugger
@@ -129,12 +141,21 @@ export class ProcessTarget implements InspectorTarget {
   }
 
   /**
-   * No URL at all: a process that runs JavaScript (state R) would have
-   * answered SIGUSR1 at once, unless the test took SIGUSR1 for itself; one
-   * that sleeps in a system call cannot.
+   * No URL at all: a process that runs (state R) would have answered SIGUSR1
+   * at once, unless its stderr is closed or the test took SIGUSR1 for itself;
+   * one that sleeps in a system call cannot.
    */
-  unreachableReason(): StopReason {
-    return !this.urlCame && processState(this.pid) === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
+  unreachable(failed: 'open' | 'enable', boundMs: number): { reason: StopReason; observed: Observation } {
+    const step = failed === 'enable' ? 'enable' : this.urlCame ? 'connect' : 'announce'
+    const view = this.kernelView()
+    const reason = step === 'announce' && view.state === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
+    return { reason, observed: { step, bound: boundMs, ...view } }
+  }
+
+  kernelView(): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> {
+    const view = kernelViewOf(this.pid)
+    if (this.stderrAtStart && statFields(this.pid) && fdTarget(this.pid, 2) !== this.stderrAtStart) view.stderrClosed = true
+    return view
   }
 
   blockingChildren(runAt: number): number[] {
@@ -162,8 +183,13 @@ export class ThreadTarget implements InspectorTarget {
     return client.close()
   }
 
-  unreachableReason(): StopReason {
-    return 'blocked-outside-js'
+  /** A thread of this process cannot be told apart from the others in /proc: only what the inspector did is known. */
+  unreachable(failed: 'open' | 'enable', boundMs: number): { reason: StopReason; observed: Observation } {
+    return { reason: 'blocked-outside-js', observed: { step: failed === 'open' ? 'attach' : 'enable', bound: boundMs } }
+  }
+
+  kernelView(): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> {
+    return {}
   }
 
   async release(): Promise<void> {}
@@ -178,7 +204,29 @@ export class ThreadTarget implements InspectorTarget {
   }
 }
 
-/** The process's state letter from /proc (R running, S sleeping, D disk wait...); '' where there is no /proc. */
-function processState(pid: number): string {
-  return statFields(pid)?.[0] ?? ''
+/**
+ * A worker process's main thread (the test thread) as /proc shows it: its
+ * state letter and the kernel function it sleeps in (`0` when none, or
+ * hidden). Each is left out when it cannot be read.
+ */
+function kernelViewOf(pid: number): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> {
+  const view: Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> = {}
+  const state = statFields(pid)?.[0]
+  if (state) view.state = state
+  try {
+    const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8').trim()
+    if (state !== 'R' && wchan && wchan !== '0') view.wchan = wchan
+  } catch {
+    // No /proc, or not ours to read.
+  }
+  return view
+}
+
+/** What a process's descriptor points to (`pipe:[1234]`, a path), or null: closed, or no /proc. */
+function fdTarget(pid: number, fd: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`)
+  } catch {
+    return null
+  }
 }

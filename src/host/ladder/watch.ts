@@ -8,8 +8,8 @@
  * - at + budget: the session on the worker's thread is opened and the Debugger
  *   enabled ahead of time (most of a stop's cost), while the worker runs its
  *   own abort stage;
- * - at + budget + grace: the stop. A thread that never answered is blocked
- *   outside JavaScript: kill. Otherwise pause it and interrupt (interrupt.ts).
+ * - at + budget + grace: the stop. A thread that never answered cannot be
+ *   interrupted: kill. Otherwise pause it and interrupt (interrupt.ts).
  * Nothing of this runs for a run that ends in time: a green run costs the
  * main process one read of the journal per tick.
  */
@@ -18,7 +18,7 @@ import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
 import { oneLine } from '../../shared/one-line.js'
 import { killTree } from '../../shared/process-tree.js'
-import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
+import type { Observation, SourceLocation, Stop, StopReason } from '../../shared/stop.js'
 import { interrupt, type Decision, type Link } from './interrupt.js'
 import { JournalTail } from './journal-tail.js'
 import type { InspectorTarget } from './targets.js'
@@ -89,6 +89,8 @@ export class WorkerWatch {
   private readonly tail: JournalTail
   private readonly runs = new Map<number, Watched>()
   private link: Promise<Link | null> | null = null
+  /** The step at which the last session could not be opened (see InspectorTarget.unreachable). */
+  private linkFailed: 'open' | 'enable' = 'open'
   /** Stops one at a time: they share the session. */
   private stops: Promise<void> = Promise.resolve()
   private stopping = 0
@@ -221,43 +223,55 @@ export class WorkerWatch {
       return
     }
     let previous: string | undefined
-    let freed = false
+    let freed = 0
     for (let look = 0; look < MAX_LOOKS; look++) {
       const link = await this.openLink()
       if (!this.due(seq, clockAt)) return
-      const blocked = !link ? { seq, reason: this.target.unreachableReason(), location: null, stack: '' } : null
-      const decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
+      const blocked = !link ? { seq, ...this.target.unreachable(this.linkFailed, RESPONSIVE_BOUND_MS), location: null, stack: '' } : null
+      let decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
-      if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && !freed) {
+      if (decision.kind === 'kill' && decision.reason === 'pause-not-taken') decision = this.whyNoPause(decision)
+      if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && freed === 0) {
         // Blocked on a child it waits for (execSync): kill that child, the
         // call returns, and the worker, its coverage and the rest of the file
         // live on. The run then ends by itself (the worker reports the stop
         // from the note), or its thread answers the next look.
         freed = this.freeBlocked(decision.seq)
-        if (freed) {
+        if (freed > 0) {
           await this.closeLink(false)
           await this.settleAfterFreeing(seq, clockAt)
           if (!this.due(seq, clockAt)) return
           continue
         }
       }
-      if (decision.kind === 'kill') return this.kill(decision.seq, decision)
+      if (decision.kind === 'kill') return this.kill(decision.seq, freed > 0 && decision.observed ? { ...decision, observed: { ...decision.observed, childrenKilled: freed } } : decision)
       previous = decision.where
       // Look again on a fresh session: closing this one resumes the thread and drops a pending pause or step.
       await this.closeLink(false)
       await new Promise((resolve) => unrefTimer(() => resolve(null), LOOK_AGAIN_MS))
       if (!this.due(seq, clockAt)) return
     }
-    this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
+    this.kill(seq, { reason: 'unconfirmed', location: null, stack: '', observed: { step: 'looks', bound: MAX_LOOKS } })
   }
 
-  /** Kills the children run `seq`'s thread is blocked on, after leaving the worker a note. False: there were none. */
-  private freeBlocked(seq: number): boolean {
+  /**
+   * The thread answered the inspector but did not pause: the kernel says
+   * whether it sleeps (a system call: blocked outside JavaScript) or runs
+   * (JavaScript the debugger does not break in, or a native loop).
+   */
+  private whyNoPause(decision: Extract<Decision, { kind: 'kill' }>): Extract<Decision, { kind: 'kill' }> {
+    const view = this.target.kernelView()
+    const sleeping = view.state === 'S' || view.state === 'D'
+    return { ...decision, reason: sleeping ? 'blocked-outside-js' : 'pause-not-taken', observed: { step: 'pause', bound: decision.observed?.bound ?? 0, ...view } }
+  }
+
+  /** Kills the children run `seq`'s thread is blocked on, after leaving the worker a note. How many: 0 when there were none. */
+  private freeBlocked(seq: number): number {
     const pids = this.target.blockingChildren(this.runs.get(seq)?.line.at ?? Date.now())
-    if (pids.length === 0) return false
+    if (pids.length === 0) return 0
     this.owner.note({ kind: 'freed', seq, pids })
     for (const pid of pids) killTree(pid)
-    return true
+    return pids.length
   }
 
   /** Waits, bounded, for the freed run to end by itself. */
@@ -270,7 +284,7 @@ export class WorkerWatch {
   private openLink(): Promise<Link | null> {
     if (this.disposed) return Promise.resolve(null)
     if (!this.link) {
-      this.link = openLink(this.target, RESPONSIVE_BOUND_MS)
+      this.link = openLink(this.target, RESPONSIVE_BOUND_MS, (step) => (this.linkFailed = step))
     }
     return this.link
   }
@@ -283,7 +297,7 @@ export class WorkerWatch {
     if (link) await this.target.close(link.client, final).catch(() => {})
   }
 
-  private kill(seq: number, found: { reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number }): void {
+  private kill(seq: number, found: { reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number; observed?: Observation }): void {
     const run = this.runs.get(seq)
     if (!run || this.disposed) return
     const { line } = run
@@ -302,18 +316,20 @@ export class WorkerWatch {
       resumed: true,
       ...(found.asyncId !== undefined ? { asyncId: found.asyncId } : {}),
       ...(abandon ? { abandoned: true } : {}),
+      ...(found.observed ? { observed: found.observed } : {}),
     }
     this.dispose()
     this.owner.kill(stop, line, abandon)
   }
 }
 
-async function openLink(target: InspectorTarget, boundMs: number): Promise<Link | null> {
+async function openLink(target: InspectorTarget, boundMs: number, failed: (step: 'open' | 'enable') => void): Promise<Link | null> {
   const until = Date.now() + boundMs
   let client
   try {
     client = await target.open(boundMs)
   } catch {
+    failed('open')
     return null
   }
   const link: Link = { client, scripts: new Map() }
@@ -324,6 +340,7 @@ async function openLink(target: InspectorTarget, boundMs: number): Promise<Link 
     await client.post('Debugger.enable', {}, Math.max(1, until - Date.now()))
     return link
   } catch {
+    failed('enable')
     await target.close(client, true).catch(() => {})
     return null
   }
