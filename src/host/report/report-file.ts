@@ -142,7 +142,7 @@ export class ReportFile {
   writeNow(report: WatchdogReport): void {
     if (this.abandoned) return
     // The write in flight will not finish: its temporary file goes.
-    if (this.inFlight) rmSync(this.inFlight, { force: true })
+    if (this.inFlight) removeQuietly(this.inFlight)
     this.inFlight = null
     this.next = null
     const temporary = this.temporary()
@@ -151,7 +151,7 @@ export class ReportFile {
       writeFileSync(temporary, JSON.stringify(report, null, 2) + '\n')
       renameSync(temporary, this.path)
     } catch (error) {
-      rmSync(temporary, { force: true })
+      removeQuietly(temporary)
       this.fail(error)
     }
   }
@@ -166,6 +166,15 @@ export class ReportFile {
     process.exitCode = 1
     const cause = error instanceof Error ? error.message : String(error)
     this.onFailure(`vitest-watchdog: cannot write the report to ${oneLine(this.path)} (option outputFile): ${oneLine(cause)}. The test results stand; the run fails because the report is missing.`)
+  }
+}
+
+/** A temporary file that may not exist, nor its folder (rmSync's force ignores only ENOENT, not ENOTDIR). */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true })
+  } catch {
+    // Its folder is gone or is not one: there is nothing to remove.
   }
 }
 
