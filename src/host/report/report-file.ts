@@ -91,6 +91,8 @@ export class ReportFile {
   /** The temporary file of the write in flight, if any. */
   private inFlight: string | null = null
   private next: WatchdogReport | null = null
+  /** Waiting for the writes in flight and queued to end (see idle). */
+  private waiters: Array<() => void> = []
 
   constructor(
     readonly path: string,
@@ -111,6 +113,8 @@ export class ReportFile {
       settled = true
       this.abandoned = true
       this.inFlight = null
+      this.next = null
+      this.wake()
       process.exitCode = 1
       this.onFailure(`vitest-watchdog: writing the report to ${oneLine(this.path)} (option outputFile) did not finish within ${REPORT_WRITE_BOUND_MS}ms: it is not written again. The test results stand; the run fails because the report is missing.`)
     }, REPORT_WRITE_BOUND_MS)
@@ -130,12 +134,25 @@ export class ReportFile {
       const next = this.next
       this.next = null
       if (next) this.write(next)
+      else this.wake()
     }
     const json = JSON.stringify(report, null, 2) + '\n'
     makeFolder(dirname(this.path))
       .then(() => writeFile(temporary, json))
       .then(() => rename(temporary, this.path))
       .then(() => end(null), end)
+  }
+
+  /** Resolves once no write is in flight or queued: each is bounded, so this is too. */
+  idle(): Promise<void> {
+    if (!this.inFlight) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
+  private wake(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const resolve of waiters) resolve()
   }
 
   /** At exit, when nothing asynchronous runs any more: one synchronous write, unless a write was abandoned. */
@@ -222,6 +239,11 @@ export class ReportFiles {
 
   get paths(): string[] {
     return [...this.files.keys()]
+  }
+
+  /** Resolves once every file's writes in flight have ended (landed, failed or abandoned). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.files.values()].map(({ file }) => file.idle()))
   }
 
   /** `now`: at exit, synchronously (see ReportFile.writeNow). */

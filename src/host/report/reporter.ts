@@ -131,7 +131,7 @@ export class WatchdogReporter implements Reporter {
     this.run?.moduleEnd(module)
   }
 
-  onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+  async onTestRunEnd(_modules: ReadonlyArray<TestModule>): Promise<void> {
     this.ended = true
     clearInterval(this.ticker)
     this.deadline.clear()
@@ -146,6 +146,8 @@ export class WatchdogReporter implements Reporter {
     }
     const root = this.vitest.config.root
     for (const line of summaryLines(run.hangs, run.leaks, (this.files?.paths ?? []).map((path) => relative(root, path) || path))) this.vitest.logger.log(line)
+    // The run is over when its report is on disk (a watch-mode rerun's reader comes next); each write is bounded.
+    await this.files?.idle()
   }
 
   private newRun(): RunCollector {
