@@ -56,7 +56,7 @@ describe.each(['forks', 'threads'])('a recursion at the edge of the stack that c
   test('is killed as a thread that answered the inspector but did not take the pause, not as one blocked outside JavaScript', async () => {
     const run = await runFixture('tamper-stops', { args: [`--pool=${pool}`, 'recursion'] })
     const hang = hangOf(run, 'recursion.test.ts', 'recurses to the stack limit and catches RangeError for ever')
-    expect(hang).toMatchObject({ stage: 'kill', reason: 'pause-not-taken', location: null })
+    expect(hang, hang.note).toMatchObject({ stage: 'kill', reason: 'pause-not-taken', location: null })
     expect(hang.note).toContain('The test thread answered the inspector but did not take the pause within 500ms')
     // The kernel is asked where it can tell: a worker process's thread.
     if (pool === 'forks') expect(hang.note).toContain('while the kernel reported the thread running (state R).')

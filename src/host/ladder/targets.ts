@@ -29,9 +29,9 @@ export interface InspectorTarget {
    * enabling the Debugger on it, within `boundMs`): the reason the kill is
    * reported with, and what was seen.
    */
-  unreachable(failed: 'open' | 'enable', boundMs: number): { reason: StopReason; observed: Observation }
-  /** What the kernel says of the test thread right now; nothing where it cannot tell (a worker thread, no /proc). */
-  kernelView(): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'>
+  unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }>
+  /** What the kernel says of the test thread over a short look; nothing where it cannot tell (a worker thread, no /proc). */
+  kernelView(): Promise<KernelView>
   /** The stop is over: nothing it opened stays open. */
   release(): Promise<void>
   /** The children the thread waits on synchronously (execSync) while run started at `runAt` is blocked: killing them frees it. */
@@ -39,6 +39,17 @@ export interface InspectorTarget {
   /** Every child the thread spawned (the run started at `runAt` included): they die with it. */
   ownChildren(runAt: number): number[]
 }
+
+type KernelView = Pick<Observation, 'state' | 'wchan' | 'stderrClosed'>
+
+/**
+ * The kernel's state of a thread is read this many times, this many ms apart:
+ * a thread that runs JavaScript sleeps for moments too (waiting for GC helper
+ * threads, say, more often on a loaded machine), while one blocked in a system
+ * call sleeps in every look.
+ */
+const KERNEL_LOOKS = 5
+const KERNEL_LOOK_MS = 10
 
 /** Closing the inspector from inside, on the worker's next turn (see Endpoint.closeInspector); sent without waiting. */
 const CLOSE_INSPECTOR = endpointCall('closeInspector')
@@ -145,15 +156,15 @@ export class ProcessTarget implements InspectorTarget {
    * at once, unless its stderr is closed or the test took SIGUSR1 for itself;
    * one that sleeps in a system call cannot.
    */
-  unreachable(failed: 'open' | 'enable', boundMs: number): { reason: StopReason; observed: Observation } {
+  async unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }> {
     const step = failed === 'enable' ? 'enable' : this.urlCame ? 'connect' : 'announce'
-    const view = this.kernelView()
+    const view = await this.kernelView()
     const reason = step === 'announce' && view.state === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
     return { reason, observed: { step, bound: boundMs, ...view } }
   }
 
-  kernelView(): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> {
-    const view = kernelViewOf(this.pid)
+  async kernelView(): Promise<KernelView> {
+    const view = await kernelViewOf(this.pid)
     if (this.stderrAtStart && statFields(this.pid) && fdTarget(this.pid, 2) !== this.stderrAtStart) view.stderrClosed = true
     return view
   }
@@ -184,11 +195,11 @@ export class ThreadTarget implements InspectorTarget {
   }
 
   /** A thread of this process cannot be told apart from the others in /proc: only what the inspector did is known. */
-  unreachable(failed: 'open' | 'enable', boundMs: number): { reason: StopReason; observed: Observation } {
+  async unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }> {
     return { reason: 'blocked-outside-js', observed: { step: failed === 'open' ? 'attach' : 'enable', bound: boundMs } }
   }
 
-  kernelView(): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> {
+  async kernelView(): Promise<KernelView> {
     return {}
   }
 
@@ -205,14 +216,19 @@ export class ThreadTarget implements InspectorTarget {
 }
 
 /**
- * A worker process's main thread (the test thread) as /proc shows it: its
+ * A worker process's main thread (the test thread) as /proc shows it over
+ * KERNEL_LOOKS looks: running (R) if it ran in any of them, else its last
  * state letter and the kernel function it sleeps in (`0` when none, or
  * hidden). Each is left out when it cannot be read.
  */
-function kernelViewOf(pid: number): Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> {
-  const view: Pick<Observation, 'state' | 'wchan' | 'stderrClosed'> = {}
-  const state = statFields(pid)?.[0]
-  if (state) view.state = state
+async function kernelViewOf(pid: number): Promise<KernelView> {
+  let state: string | undefined
+  for (let look = 0; look < KERNEL_LOOKS && state !== 'R'; look++) {
+    if (look > 0) await new Promise((resolve) => unrefTimer(() => resolve(null), KERNEL_LOOK_MS))
+    state = statFields(pid)?.[0]
+    if (!state) return {}
+  }
+  const view: KernelView = { state }
   try {
     const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8').trim()
     if (state !== 'R' && wchan && wchan !== '0') view.wchan = wchan

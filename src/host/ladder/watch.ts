@@ -227,10 +227,15 @@ export class WorkerWatch {
     for (let look = 0; look < MAX_LOOKS; look++) {
       const link = await this.openLink()
       if (!this.due(seq, clockAt)) return
-      const blocked = !link ? { seq, ...this.target.unreachable(this.linkFailed, RESPONSIVE_BOUND_MS), location: null, stack: '' } : null
+      const blocked = !link ? { seq, ...(await this.target.unreachable(this.linkFailed, RESPONSIVE_BOUND_MS)), location: null, stack: '' } : null
+      // The kernel is looked at over a few ms: the run may have ended meanwhile.
+      if (blocked && !this.due(seq, clockAt)) return
       let decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
-      if (decision.kind === 'kill' && decision.reason === 'pause-not-taken') decision = this.whyNoPause(decision)
+      if (decision.kind === 'kill' && decision.reason === 'pause-not-taken') {
+        decision = await this.whyNoPause(decision)
+        if (!this.due(seq, clockAt)) return
+      }
       if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && freed === 0) {
         // Blocked on a child it waits for (execSync): kill that child, the
         // call returns, and the worker, its coverage and the rest of the file
@@ -259,8 +264,8 @@ export class WorkerWatch {
    * whether it sleeps (a system call: blocked outside JavaScript) or runs
    * (JavaScript the debugger does not break in, or a native loop).
    */
-  private whyNoPause(decision: Extract<Decision, { kind: 'kill' }>): Extract<Decision, { kind: 'kill' }> {
-    const view = this.target.kernelView()
+  private async whyNoPause(decision: Extract<Decision, { kind: 'kill' }>): Promise<Extract<Decision, { kind: 'kill' }>> {
+    const view = await this.target.kernelView()
     const sleeping = view.state === 'S' || view.state === 'D'
     return { ...decision, reason: sleeping ? 'blocked-outside-js' : 'pause-not-taken', observed: { step: 'pause', bound: decision.observed?.bound ?? 0, ...view } }
   }
