@@ -1,9 +1,12 @@
+import { resolve } from 'node:path'
 import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import { WatchdogConfigError, WatchdogMisplacedPluginError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
+import { oneLine } from '../shared/one-line.js'
 import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
+import { checkReportPath } from './report/report-file.js'
 import { reporterOf } from './report/reporter.js'
 import { BrowserLadder } from './browser/ladder.js'
 import { isBrowserProject, setUpBrowserProject } from './browser/project.js'
@@ -114,7 +117,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       }
       const pool = String(project.config.pool)
       if (!browser && !isWatchdogPool(pool)) {
-        vitest.logger.warn(`vitest-watchdog: pool "${pool}" of project "${project.name || 'default'}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
+        vitest.logger.warn(`vitest-watchdog: pool "${oneLine(pool)}" of project "${oneLine(project.name || 'default')}" is not one of Vitest's own: its tests get stage abort only (no interrupt, no kill, no resume after a crash).`)
       }
       if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
         standingDown.add(vitest)
@@ -122,6 +125,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
         vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
       if (resolved.killAfter === undefined && !standingDown.has(vitest)) sayIfNoBudget(vitest, project)
+      // A report that could never be written, or whose folder Node would spin making (/proc), fails the run now.
+      if (resolved.outputFile) checkReportPath(resolve(project.config.root, resolved.outputFile), resolved.outputFile, 'watchdog() plugin options')
       adoptProject(project)
       checkEveryProjectGuarded(vitest, runnerFile)
       reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })

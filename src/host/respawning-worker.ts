@@ -3,6 +3,7 @@ import { ThreadsPoolWorker, VmThreadsPoolWorker, type PoolOptions, type PoolWork
 import { realClearTimeout, unrefTimer } from '../shared/clock.js'
 import { WatchdogResumeError, WatchdogThreadNotTerminatedError } from '../shared/errors.js'
 import type { ResumePlan, RunLine } from '../shared/journal.js'
+import { oneLine } from '../shared/one-line.js'
 import { descendantsOf, killTree } from '../shared/process-tree.js'
 import { POOL_NAMES, type Kind } from '../shared/pools.js'
 import type { Stop } from '../shared/stop.js'
@@ -224,7 +225,7 @@ export class RespawningWorker implements PoolWorker {
   private withProject(message: string): string {
     const { project } = this.options
     if (project.vitest.projects.length < 2 || !project.name) return message
-    return message.replace(/^vitest-watchdog: /, `vitest-watchdog: [${project.name}] `)
+    return message.replace(/^vitest-watchdog: /, `vitest-watchdog: [${oneLine(project.name)}] `)
   }
 
   /** Stage kill, for the run `run` of `child`; the file then resumes in a fresh worker (onExit). */
@@ -249,7 +250,7 @@ export class RespawningWorker implements PoolWorker {
     } catch {
       // The process table could not be read: the thread is stopped all the same.
     }
-    const outcome = await stopThread(child.worker as ThreadsPoolWorker, children, abandon, `"${run.name}" in ${run.file}`)
+    const outcome = await stopThread(child.worker as ThreadsPoolWorker, children, abandon, oneLine(`"${run.name}" in ${run.file}`))
     if (outcome !== 'terminated') child.abandoned = true
     else if (child !== this.child) return // Its 'exit' already resumed the file.
     if (outcome === 'not-terminated') {

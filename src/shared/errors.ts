@@ -5,6 +5,7 @@
  */
 import type { LeakReportEntry } from './report.js'
 import { ArrayPrototypeJoin, ArrayPrototypeMap } from './intrinsics.js'
+import { oneLine } from './one-line.js'
 import { describeStop, type SourceLocation, type Stage, type Stop, type StopReason } from './stop.js'
 
 export type { SourceLocation, Stage } from './stop.js'
@@ -174,7 +175,7 @@ export class WatchdogPageResumeError extends Error {
 export class WatchdogThreadNotTerminatedError extends Error {
   readonly code = 'ERR_WATCHDOG_THREAD_NOT_TERMINATED'
   constructor(readonly test: string, readonly file: string, readonly boundMs: number) {
-    super(`vitest-watchdog: the worker thread running "${test}" (${file}) could not be stopped within ${boundMs}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the run will not wait for it.`)
+    super(`vitest-watchdog: the worker thread running "${oneLine(test)}" (${oneLine(file)}) could not be stopped within ${boundMs}ms: it is blocked in a system call that killing its child processes did not end. The rest of its file resumes in a fresh thread; the run will not wait for it.`)
     this.name = 'WatchdogThreadNotTerminatedError'
   }
 }

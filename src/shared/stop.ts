@@ -8,6 +8,7 @@
  */
 import { relative } from 'node:path'
 import { MathRound } from './intrinsics.js'
+import { oneLine } from './one-line.js'
 
 export type Stage = 'abort' | 'interrupt' | 'kill'
 
@@ -28,15 +29,17 @@ export type StopReason =
   | 'never-settled'
   /** Stage interrupt: the running JavaScript was terminated; the worker goes on. */
   | 'interrupted'
-  /** Stage kill: the thread did not answer the inspector: blocked in a system call or a native addon. */
+  /** Stage kill: the thread did not answer the inspector, or did not pause while the kernel reported it sleeping (a system call, a native addon's wait). */
   | 'blocked-outside-js'
+  /** Stage kill: the thread answered the inspector but never took the pause, while not sleeping (JavaScript near the end of its stack, as a recursion that catches RangeError; a native addon's loop). */
+  | 'pause-not-taken'
   /** Stage kill: blocked waiting on a child process (execSync): that child was killed, the call returned, the worker goes on. */
   | 'child-killed'
   /** Stage kill: stuck in a timer, I/O or hook callback, where terminating JavaScript would crash Node. */
   | 'unsafe-async-callback'
   /** Stage kill: could not tell whether terminating was safe, or the termination was not confirmed. */
   | 'unconfirmed'
-  /** Stage kill: the worker's inspector could not be opened (a SIGUSR1 handler of the test's own, say). */
+  /** Stage kill: the worker's inspector did not announce itself after SIGUSR1 while its thread ran (its stderr closed, a SIGUSR1 handler of the test's own). */
   | 'inspector-unavailable'
   /** The worker died by itself (a crash, process.exit, a signal): not a stop of the watchdog's. */
   | 'crashed'
@@ -72,6 +75,34 @@ export interface Stop {
   inPage?: boolean
   /** Stage kill, or a crash: the rest of the file ran in a fresh worker. */
   resumed?: boolean
+  /** Stage kill, decided in the main process: what it saw of the thread (words only). */
+  observed?: Observation
+}
+
+/**
+ * What the main process saw when it gave up on stopping a thread in
+ * JavaScript: facts, which describeStop words apart from what they usually mean.
+ */
+export interface Observation {
+  /**
+   * The step that got no answer: `announce` (no inspector URL on the worker's
+   * stderr after SIGUSR1), `connect` (its inspector refused the session),
+   * `attach` (a worker thread's NodeWorker session), `enable`
+   * (Debugger.enable), `pause` (answered, but never paused), `endpoint` (paused,
+   * but the watchdog's endpoint did not answer), `terminate` (the termination
+   * was not confirmed); `looks`: every look found nothing to claim.
+   */
+  step: 'announce' | 'connect' | 'attach' | 'enable' | 'pause' | 'endpoint' | 'terminate' | 'looks'
+  /** How long that step was given, in ms (`looks`: how many looks). */
+  bound: number
+  /** Linux: the thread's state letter in /proc (R running, S sleeping, D uninterruptible), when read. */
+  state?: string
+  /** Linux: the kernel function it sleeps in (/proc/<pid>/wchan), when the kernel tells. */
+  wchan?: string
+  /** Linux: the worker's fd 2 is closed, or no longer the stderr it started with. */
+  stderrClosed?: boolean
+  /** How many child processes it might have waited on (see InspectorTarget.blockingChildren) were killed first, without freeing it. */
+  childrenKilled?: number
 }
 
 /** The one place a stop becomes words. `root` makes the location relative. */
@@ -85,10 +116,11 @@ const NO_CDP_MARGIN_WORDS = `${NO_CDP_KILL_MARGIN_MS / 1_000} s`
 
 export function describeStop(stop: Stop, root?: string): string {
   if (stop.reason === 'crashed') {
-    return `The worker process died during ${stop.during ?? 'this test'} (${describeExit(stop.crash)}) after ${MathRound(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+    return `The worker process died during ${oneLine(stop.during ?? 'this test')} (${describeExit(stop.crash)}) after ${MathRound(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
   }
-  const head = `${stop.subject} stopped by vitest-watchdog at stage "${stop.stage}" after ${MathRound(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${stop.budgetSource}).`
-  const file = stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file
+  // Subjects and budget sources quote test, describe and file names: one line each, whatever the names hold.
+  const head = `${oneLine(stop.subject)} stopped by vitest-watchdog at stage "${stop.stage}" after ${MathRound(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${oneLine(stop.budgetSource)}).`
+  const file = oneLine((stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file) ?? '')
   const where = stop.location ? ` It was stuck at ${file}:${stop.location.line}:${stop.location.column}.` : ''
   const concurrent = stop.concurrent && stop.stage === 'interrupt' ? ` ${stop.concurrent} other test(s) were running concurrently in this worker.` : ''
   const resumed = stop.resumed ? ' The rest of the file ran in a fresh worker.' : ''
@@ -112,7 +144,9 @@ function reasonText(stop: Stop): string {
     case 'blocked-outside-js':
       return stop.inPage
         ? 'The page did not answer, and its JavaScript could not be terminated: it is blocked outside JavaScript (a synchronous request, a frozen or crashed tab), so the page was closed.'
-        : 'The test thread did not pause within the grace period: it is blocked outside JavaScript (a system call such as execSync, or a native addon), so the worker was killed.'
+        : `${seen(stop.observed)} ${stop.observed?.state === 'R' ? 'That usually means native code that does not come back to JavaScript (a native addon\'s loop)' : 'That usually means a system call (a read of a pipe, FIFO or socket, a lock) or a native addon\'s wait'}; so the worker was killed.`
+    case 'pause-not-taken':
+      return `${seen(stop.observed)} The debugger does not break in JavaScript running near the end of its stack (a deep recursion, such as one that catches RangeError and recurses again), nor in a native addon's loop${stop.observed?.state ? '' : ', and a thread that entered a system call since it answered cannot take it either'}. So the worker was killed.`
     case 'child-killed':
       return 'It was blocked in a system call waiting on a child process (execSync, spawnSync): that process was killed, so the call returned; the worker goes on.'
     case 'unsafe-async-callback':
@@ -122,12 +156,50 @@ function reasonText(stop: Stop): string {
     case 'unconfirmed':
       return stop.inPage
         ? "The page was idle, yet the run's own timers never ended it (the page stopped running its tasks), so the page was closed."
-        : 'Could not tell whether terminating this JavaScript is safe, or the termination was not confirmed, so the worker was killed.'
+        : `${stop.observed ? seen(stop.observed) : 'Could not tell whether terminating this JavaScript is safe.'} So the worker was killed.`
     case 'inspector-unavailable':
       return stop.inPage
         ? `This browser gives no Chrome DevTools Protocol session (Firefox, WebKit), so running JavaScript cannot be interrupted, and the page, still busy ${NO_CDP_MARGIN_WORDS} after the grace period, was closed.`
-        : "The worker's inspector could not be opened (does the test handle SIGUSR1 itself?), so the worker was killed."
+        : `${seen(stop.observed)} ${stop.observed?.stderrClosed ? 'With its stderr closed, the inspector cannot tell its address' : 'Its stderr may be closed, or the test may handle SIGUSR1 itself'}; so the worker was killed.`
     case 'crashed':
       return ''
   }
+}
+
+/** What the main process observed, as facts: the step that got no answer, and what the kernel said of the thread. */
+function seen(observed: Observation | undefined): string {
+  if (!observed) return 'The test thread did not answer the inspector.'
+  const { step, bound } = observed
+  const kernel = kernelWords(observed)
+  const freed = observed.childrenKilled ? ` Killing ${observed.childrenKilled === 1 ? 'the child process' : `the ${observed.childrenKilled} child processes`} it might have been waiting on did not free it.` : ''
+  switch (step) {
+    case 'announce':
+      return `The worker's inspector did not announce itself within ${bound}ms of SIGUSR1 (no address on the worker's stderr)${kernel}.${freed}`
+    case 'connect':
+      return `The worker's inspector announced itself but did not accept a session within ${bound}ms${kernel}.${freed}`
+    case 'attach':
+      return `The test thread did not accept an inspector session within ${bound}ms${kernel}.${freed}`
+    case 'enable':
+      return `The test thread did not answer the inspector (Debugger.enable) within ${bound}ms${kernel}.${freed}`
+    case 'pause':
+      return `The test thread answered the inspector but did not take the pause within ${bound}ms${kernel}.${freed}`
+    case 'endpoint':
+      return `The test thread paused, but the watchdog's code did not answer on it within ${bound}ms (it cannot run, for one, on a thread paused near the end of its stack), so whether terminating it is safe is unknown.`
+    case 'terminate':
+      return `The test thread's JavaScript was claimed, but its termination was not confirmed within ${bound}ms.`
+    case 'looks':
+      return `In ${bound} looks, the paused thread was never found in this run's code where terminating is safe (it was in the watchdog's or Node's code, or in an async callback), yet the run did not end.`
+  }
+}
+
+/** The states of /proc/<pid>/stat a stuck thread is found in. */
+const STATE_WORDS: Record<string, string> = { R: 'running', S: 'sleeping', D: 'in an uninterruptible wait', T: 'stopped', t: 'stopped by a tracer' }
+
+/** The kernel's word on the thread, when /proc gave one. */
+function kernelWords({ state, wchan, stderrClosed }: Observation): string {
+  const closed = stderrClosed ? "; its stderr is closed (fd 2 is no longer the pipe it started with)" : ''
+  if (!state) return closed
+  const what = STATE_WORDS[state]
+  const where = wchan ? `, in ${wchan}` : ''
+  return `, while the kernel reported the thread ${what ? `${what} (state ${state}${where})` : `in state ${state}${where}`}${closed}`
 }

@@ -41,6 +41,8 @@ export interface RunOptions {
   keep?: string[]
   /** `bench`: `vitest bench --run`, with Vitest's benchmark reporters (no test results); `run` otherwise. */
   command?: 'run' | 'bench'
+  /** Vitest's console reporters (default: `['default']`); `[]` leaves only what the watchdog itself prints (and the JSON results). */
+  reporters?: string[]
   /** Runs while Vitest runs, with its process and the report's path (to signal it mid-run, say). */
   during?: (child: ChildProcess, reportFile: string) => Promise<void>
 }
@@ -70,7 +72,8 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
   // TMPDIR: the watchdog's scratch directories land in the run's own directory, where leftovers can be seen.
   Object.assign(env, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: reportFile, WATCHDOG_RUN_DIR: dir, TMPDIR: dir }, options.env, { WATCHDOG_TEST_MARK: mark })
   try {
-    const child = spawn(process.execPath, [vitestBin, ...(options.command === 'bench' ? ['bench', '--run'] : ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`]), ...(options.args ?? []).map((arg) => arg.replaceAll('{dir}', dir))], {
+    const mode = options.command === 'bench' ? ['bench', '--run'] : ['run', ...(options.reporters ?? ['default']).map((reporter) => `--reporter=${reporter}`), '--reporter=json', `--outputFile.json=${resultsFile}`]
+    const child = spawn(process.execPath, [vitestBin, ...mode, ...(options.args ?? []).map((arg) => arg.replaceAll('{dir}', dir))], {
       cwd: root,
       env,
       detached: true,

@@ -7,14 +7,15 @@
  */
 import { endpointCall, type InspectAnswer, type RawFrame } from '../../shared/endpoint.js'
 import { isUserCode } from '../../shared/own-files.js'
-import type { SourceLocation, StopReason } from '../../shared/stop.js'
+import type { Observation, SourceLocation, StopReason } from '../../shared/stop.js'
 import type { CdpClient } from './cdp-client.js'
 
 /**
  * How long a thread that answered Debugger.enable gets to take the pause. A
  * thread running JavaScript pauses within milliseconds (the request arrives
  * as a V8 interrupt); half a second is ample on a loaded 2-core machine, and
- * a thread that has not paused by then is blocked outside JavaScript.
+ * a thread that has not paused by then will not (the caller asks the kernel
+ * what it does instead).
  */
 const PAUSE_BOUND_MS = 500
 /**
@@ -40,7 +41,7 @@ export type Decision =
   | { kind: 'look-again'; where: string }
   /** Stuck code terminated; the worker fails the run and goes on. */
   | { kind: 'interrupted'; seq: number }
-  | { kind: 'kill'; seq: number; reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number }
+  | { kind: 'kill'; seq: number; reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number; observed?: Observation }
 
 interface PausedEvent {
   callFrames: Array<{
@@ -68,7 +69,8 @@ export async function interrupt(link: Link, seq: number, before: string | null, 
   let paused = await waiting.promise
   if (!paused) {
     if (!stillRunning()) return { kind: 'none' }
-    return { kind: 'kill', seq, reason: 'blocked-outside-js', location: null, stack: '' }
+    // What it was doing instead is for the caller to ask the kernel.
+    return { kind: 'kill', seq, reason: 'pause-not-taken', location: null, stack: '', observed: { step: 'pause', bound: PAUSE_BOUND_MS } }
   }
   paused = await stepIntoUserCode(link, paused)
   // The steps ran into an idle thread: nothing was stuck there. (The caller
@@ -84,7 +86,7 @@ export async function interrupt(link: Link, seq: number, before: string | null, 
   const where = top ? `${top.url}:${top.functionName}` : ''
   const answer = await evaluate<InspectAnswer>(client, endpointCall('inspect', seq, frames, firstLook))
   if (!answer || answer.state !== 'claimed') await resume(client)
-  if (!answer) return { kind: 'kill', seq, reason: 'unconfirmed', location: null, stack: '' }
+  if (!answer) return { kind: 'kill', seq, reason: 'unconfirmed', location: null, stack: '', observed: { step: 'endpoint', bound: ANSWER_BOUND_MS } }
   switch (answer.state) {
     case 'ended':
       return { kind: 'none' }
@@ -100,7 +102,7 @@ export async function interrupt(link: Link, seq: number, before: string | null, 
       const terminated = client.post('Runtime.terminateExecution', {}, ANSWER_BOUND_MS)
       const resumed = client.post('Debugger.resume', {}, ANSWER_BOUND_MS)
       const [termination] = await Promise.allSettled([terminated, resumed])
-      if (termination.status === 'rejected') return { kind: 'kill', seq: answer.seq, reason: 'unconfirmed', location: answer.location, stack: answer.stack }
+      if (termination.status === 'rejected') return { kind: 'kill', seq: answer.seq, reason: 'unconfirmed', location: answer.location, stack: answer.stack, observed: { step: 'terminate', bound: ANSWER_BOUND_MS } }
       await evaluate(client, endpointCall('deliver', answer.seq))
       return { kind: 'interrupted', seq: answer.seq }
     }

@@ -1,8 +1,9 @@
+import { readFileSync, readlinkSync } from 'node:fs'
 import { endpointCall } from '../../shared/endpoint.js'
 import { childMark } from '../../shared/child-mark.js'
 import { childrenSince, markedProcesses, statFields, type ChildEntry } from '../../shared/process-tree.js'
 import { liveWorkerPids } from '../process-registry.js'
-import type { StopReason } from '../../shared/stop.js'
+import type { Observation, StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import { InspectorTimeoutError, WebSocketClient, WorkerThreadClient, type CdpClient } from './cdp-client.js'
 import type { InspectorOutput } from './inspector-output.js'
@@ -23,8 +24,14 @@ export interface InspectorTarget {
   close(client: CdpClient, final: boolean): Promise<void>
   /** A user's debugger is attached to this worker: the ladder stands down. */
   readonly userDebugger: boolean
-  /** Why the thread could not be reached: the reason the kill is reported with. */
-  unreachableReason(): StopReason
+  /**
+   * The thread could not be reached (`failed`: opening the session, or
+   * enabling the Debugger on it, within `boundMs`): the reason the kill is
+   * reported with, and what was seen.
+   */
+  unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }>
+  /** What the kernel says of the test thread over a short look; nothing where it cannot tell (a worker thread, no /proc). */
+  kernelView(): Promise<KernelView>
   /** The stop is over: nothing it opened stays open. */
   release(): Promise<void>
   /** The children the thread waits on synchronously (execSync) while run started at `runAt` is blocked: killing them frees it. */
@@ -32,6 +39,17 @@ export interface InspectorTarget {
   /** Every child the thread spawned (the run started at `runAt` included): they die with it. */
   ownChildren(runAt: number): number[]
 }
+
+type KernelView = Pick<Observation, 'state' | 'wchan' | 'stderrClosed'>
+
+/**
+ * The kernel's state of a thread is read this many times, this many ms apart:
+ * a thread that runs JavaScript sleeps for moments too (waiting for GC helper
+ * threads, say, more often on a loaded machine), while one blocked in a system
+ * call sleeps in every look.
+ */
+const KERNEL_LOOKS = 5
+const KERNEL_LOOK_MS = 10
 
 /** Closing the inspector from inside, on the worker's next turn (see Endpoint.closeInspector); sent without waiting. */
 const CLOSE_INSPECTOR = endpointCall('closeInspector')
@@ -69,7 +87,12 @@ export class ProcessTarget implements InspectorTarget {
   private waiting: ((url: string) => void) | null = null
   private session: CdpClient | null = null
 
-  constructor(private readonly pid: number, private readonly output: InspectorOutput) {}
+  /** What the worker's fd 2 was when it started (Linux): a test that closes it may see the number reused, by the inspector's own socket even. */
+  private readonly stderrAtStart: string | null
+
+  constructor(private readonly pid: number, private readonly output: InspectorOutput) {
+    this.stderrAtStart = fdTarget(pid, 2)
+  }
 
   get userDebugger(): boolean {
     return this.output.userDebugger
@@ -129,12 +152,21 @@ export class ProcessTarget implements InspectorTarget {
   }
 
   /**
-   * No URL at all: a process that runs JavaScript (state R) would have
-   * answered SIGUSR1 at once, unless the test took SIGUSR1 for itself; one
-   * that sleeps in a system call cannot.
+   * No URL at all: a process that runs (state R) would have answered SIGUSR1
+   * at once, unless its stderr is closed or the test took SIGUSR1 for itself;
+   * one that sleeps in a system call cannot.
    */
-  unreachableReason(): StopReason {
-    return !this.urlCame && processState(this.pid) === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
+  async unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }> {
+    const step = failed === 'enable' ? 'enable' : this.urlCame ? 'connect' : 'announce'
+    const view = await this.kernelView()
+    const reason = step === 'announce' && view.state === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
+    return { reason, observed: { step, bound: boundMs, ...view } }
+  }
+
+  async kernelView(): Promise<KernelView> {
+    const view = await kernelViewOf(this.pid)
+    if (this.stderrAtStart && statFields(this.pid) && fdTarget(this.pid, 2) !== this.stderrAtStart) view.stderrClosed = true
+    return view
   }
 
   blockingChildren(runAt: number): number[] {
@@ -161,8 +193,13 @@ export class ThreadTarget implements InspectorTarget {
     return client.close()
   }
 
-  unreachableReason(): StopReason {
-    return 'blocked-outside-js'
+  /** A thread of this process cannot be told apart from the others in /proc: only what the inspector did is known. */
+  async unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }> {
+    return { reason: 'blocked-outside-js', observed: { step: failed === 'open' ? 'attach' : 'enable', bound: boundMs } }
+  }
+
+  async kernelView(): Promise<KernelView> {
+    return {}
   }
 
   async release(): Promise<void> {}
@@ -190,7 +227,34 @@ function blockingAmong(children: readonly ChildEntry[], parent: number, ownSync:
   return children.filter((child) => !child.mark?.startsWith(`${parent}:`)).map((child) => child.pid)
 }
 
-/** The process's state letter from /proc (R running, S sleeping, D disk wait...); '' where there is no /proc. */
-function processState(pid: number): string {
-  return statFields(pid)?.[0] ?? ''
+/**
+ * A worker process's main thread (the test thread) as /proc shows it over
+ * KERNEL_LOOKS looks: running (R) if it ran in any of them, else its last
+ * state letter and the kernel function it sleeps in (`0` when none, or
+ * hidden). Each is left out when it cannot be read.
+ */
+async function kernelViewOf(pid: number): Promise<KernelView> {
+  let state: string | undefined
+  for (let look = 0; look < KERNEL_LOOKS && state !== 'R'; look++) {
+    if (look > 0) await new Promise((resolve) => unrefTimer(() => resolve(null), KERNEL_LOOK_MS))
+    state = statFields(pid)?.[0]
+    if (!state) return {}
+  }
+  const view: KernelView = { state }
+  try {
+    const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8').trim()
+    if (state !== 'R' && wchan && wchan !== '0') view.wchan = wchan
+  } catch {
+    // No /proc, or not ours to read.
+  }
+  return view
+}
+
+/** What a process's descriptor points to (`pipe:[1234]`, a path), or null: closed, or no /proc. */
+function fdTarget(pid: number, fd: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`)
+  } catch {
+    return null
+  }
 }

@@ -8,16 +8,17 @@
  * - at + budget: the session on the worker's thread is opened and the Debugger
  *   enabled ahead of time (most of a stop's cost), while the worker runs its
  *   own abort stage;
- * - at + budget + grace: the stop. A thread that never answered is blocked
- *   outside JavaScript: kill. Otherwise pause it and interrupt (interrupt.ts).
+ * - at + budget + grace: the stop. A thread that never answered cannot be
+ *   interrupted: kill. Otherwise pause it and interrupt (interrupt.ts).
  * Nothing of this runs for a run that ends in time: a green run costs the
  * main process one read of the journal per tick.
  */
 import { relative } from 'node:path'
 import { fitsTimer, realClearTimeout, stageTimer, unrefTimer } from '../../shared/clock.js'
 import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
+import { oneLine } from '../../shared/one-line.js'
 import { killTree } from '../../shared/process-tree.js'
-import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
+import type { Observation, SourceLocation, Stop, StopReason } from '../../shared/stop.js'
 import { interrupt, type Decision, type Link } from './interrupt.js'
 import { JournalTail } from './journal-tail.js'
 import type { InspectorTarget } from './targets.js'
@@ -88,6 +89,8 @@ export class WorkerWatch {
   private readonly tail: JournalTail
   private readonly runs = new Map<number, Watched>()
   private link: Promise<Link | null> | null = null
+  /** The step at which the last session could not be opened (see InspectorTarget.unreachable). */
+  private linkFailed: 'open' | 'enable' = 'open'
   /** Stops one at a time: they share the session. */
   private stops: Promise<void> = Promise.resolve()
   private stopping = 0
@@ -107,7 +110,7 @@ export class WorkerWatch {
       lines = this.tail.read()
     } catch (error) {
       // A journal of another version: its runs cannot be watched. Said once; the worker runs on without the ladder's host stages.
-      this.owner.log(error instanceof Error ? error.message : String(error))
+      this.owner.log(oneLine(error instanceof Error ? error.message : String(error)))
       this.dispose()
       return
     }
@@ -184,8 +187,8 @@ export class WorkerWatch {
     run.announced = true
     const { line } = run
     const elapsed = (Date.now() - line.at) / 1000
-    const what = line.subject === 'Test' ? '' : `${line.subject}: `
-    this.owner.log(`vitest-watchdog: SLOW ${what}${relative(this.owner.root, line.file) || line.file} > ${line.name} (${elapsed.toFixed(1)}s of its ${(line.budget / 1000).toFixed(1)}s budget)`)
+    const what = line.subject === 'Test' ? '' : `${oneLine(line.subject)}: `
+    this.owner.log(`vitest-watchdog: SLOW ${what}${oneLine(relative(this.owner.root, line.file) || line.file)} > ${oneLine(line.name)} (${elapsed.toFixed(1)}s of its ${(line.budget / 1000).toFixed(1)}s budget)`)
   }
 
   private stopAt(run: Watched): void {
@@ -196,7 +199,7 @@ export class WorkerWatch {
       // A stage that failed (an inspector call that threw, say) goes on to the last one: a stop never gives up.
       .catch((error: unknown) => {
         if (!this.running(run.line.seq)) return
-        this.owner.log(`vitest-watchdog: stopping ${run.line.name} failed (${error instanceof Error ? error.message : String(error)}); its worker is killed instead.`)
+        this.owner.log(`vitest-watchdog: stopping ${oneLine(run.line.name)} failed (${oneLine(error instanceof Error ? error.message : String(error))}); its worker is killed instead.`)
         this.kill(run.line.seq, { reason: 'unconfirmed', location: null, stack: '' })
       })
       .finally(() => {
@@ -231,51 +234,68 @@ export class WorkerWatch {
       return
     }
     let previous: string | undefined
-    let freed = false
+    let freed = 0
     for (let look = 0; look < MAX_LOOKS; look++) {
       const link = await this.openLink()
       if (!this.due(seq, clockAt)) return
-      const blocked = !link ? { seq, reason: this.target.unreachableReason(), location: null, stack: '' } : null
-      const decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
+      const blocked = !link ? { seq, ...(await this.target.unreachable(this.linkFailed, RESPONSIVE_BOUND_MS)), location: null, stack: '' } : null
+      // The kernel is looked at over a few ms: the run may have ended meanwhile.
+      if (blocked && !this.due(seq, clockAt)) return
+      let decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
-      if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && !freed) {
+      if (decision.kind === 'kill' && decision.reason === 'pause-not-taken') {
+        decision = await this.whyNoPause(decision)
+        if (!this.due(seq, clockAt)) return
+      }
+      if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && freed === 0) {
         // Blocked on a child it waits for (execSync): kill that child, the
         // call returns, and the worker, its coverage and the rest of the file
         // live on. The run then ends by itself (the worker reports the stop
         // from the note), or its thread answers the next look.
         freed = this.freeBlocked(decision.seq)
-        if (freed) {
+        if (freed > 0) {
           await this.closeLink(false)
           await this.settleAfterFreeing(seq, clockAt)
           if (!this.due(seq, clockAt)) return
           continue
         }
       }
-      if (decision.kind === 'kill') return this.kill(decision.seq, decision)
+      if (decision.kind === 'kill') return this.kill(decision.seq, freed > 0 && decision.observed ? { ...decision, observed: { ...decision.observed, childrenKilled: freed } } : decision)
       previous = decision.where
       // Look again on a fresh session: closing this one resumes the thread and drops a pending pause or step.
       await this.closeLink(false)
       await new Promise((resolve) => unrefTimer(() => resolve(null), LOOK_AGAIN_MS))
       if (!this.due(seq, clockAt)) return
     }
-    this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
+    this.kill(seq, { reason: 'unconfirmed', location: null, stack: '', observed: { step: 'looks', bound: MAX_LOOKS } })
+  }
+
+  /**
+   * The thread answered the inspector but did not pause: the kernel says
+   * whether it sleeps (a system call: blocked outside JavaScript) or runs
+   * (JavaScript the debugger does not break in, or a native loop).
+   */
+  private async whyNoPause(decision: Extract<Decision, { kind: 'kill' }>): Promise<Extract<Decision, { kind: 'kill' }>> {
+    const view = await this.target.kernelView()
+    const sleeping = view.state === 'S' || view.state === 'D'
+    return { ...decision, reason: sleeping ? 'blocked-outside-js' : 'pause-not-taken', observed: { step: 'pause', bound: decision.observed?.bound ?? 0, ...view } }
   }
 
   /**
    * Kills the children run `seq`'s thread is blocked on, after leaving the
-   * worker a note. False: there were none, or the worker could not be told
-   * (killing the child then would pass the run off as ended by itself), or
-   * they could not be killed: the worker is killed instead.
+   * worker a note; how many. 0: there were none, or the worker could not be
+   * told (killing the child then would pass the run off as ended by itself),
+   * or they could not be killed: the worker is killed instead.
    */
-  private freeBlocked(seq: number): boolean {
+  private freeBlocked(seq: number): number {
     try {
       const pids = this.target.blockingChildren(this.runs.get(seq)?.line.at ?? Date.now())
-      if (pids.length === 0) return false
+      if (pids.length === 0) return 0
       this.owner.note({ kind: 'freed', seq, pids })
       for (const pid of pids) killTree(pid)
-      return true
+      return pids.length
     } catch {
-      return false
+      return 0
     }
   }
 
@@ -289,7 +309,7 @@ export class WorkerWatch {
   private openLink(): Promise<Link | null> {
     if (this.disposed) return Promise.resolve(null)
     if (!this.link) {
-      this.link = openLink(this.target, RESPONSIVE_BOUND_MS)
+      this.link = openLink(this.target, RESPONSIVE_BOUND_MS, (step) => (this.linkFailed = step))
     }
     return this.link
   }
@@ -302,7 +322,7 @@ export class WorkerWatch {
     if (link) await this.target.close(link.client, final).catch(() => {})
   }
 
-  private kill(seq: number, found: { reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number }): void {
+  private kill(seq: number, found: { reason: StopReason; location: SourceLocation | null; stack: string; asyncId?: number; observed?: Observation }): void {
     const run = this.runs.get(seq)
     if (!run || this.disposed) return
     const { line } = run
@@ -321,18 +341,20 @@ export class WorkerWatch {
       resumed: true,
       ...(found.asyncId !== undefined ? { asyncId: found.asyncId } : {}),
       ...(abandon ? { abandoned: true } : {}),
+      ...(found.observed ? { observed: found.observed } : {}),
     }
     this.dispose()
     this.owner.kill(stop, line, abandon)
   }
 }
 
-async function openLink(target: InspectorTarget, boundMs: number): Promise<Link | null> {
+async function openLink(target: InspectorTarget, boundMs: number, failed: (step: 'open' | 'enable') => void): Promise<Link | null> {
   const until = Date.now() + boundMs
   let client
   try {
     client = await target.open(boundMs)
   } catch {
+    failed('open')
     return null
   }
   const link: Link = { client, scripts: new Map() }
@@ -343,6 +365,7 @@ async function openLink(target: InspectorTarget, boundMs: number): Promise<Link 
     await client.post('Debugger.enable', {}, Math.max(1, until - Date.now()))
     return link
   } catch {
+    failed('enable')
     await target.close(client, true).catch(() => {})
     return null
   }

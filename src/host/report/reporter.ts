@@ -3,6 +3,7 @@ import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vi
 import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
 import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
 import type { Stop } from '../../shared/stop.js'
+import { oneLine } from '../../shared/one-line.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
 import { exitNow } from '../stuck-threads.js'
 import { pageConnected } from '../browser/ladder.js'
@@ -77,7 +78,7 @@ export class WatchdogReporter implements Reporter {
     // report naming the tests that were in flight.
     process.once('exit', () => {
       if (!this.ended) this.run?.readJournals(liveJournals())
-      this.write()
+      this.write(true)
     })
   }
 
@@ -130,7 +131,7 @@ export class WatchdogReporter implements Reporter {
     this.run?.moduleEnd(module)
   }
 
-  onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+  async onTestRunEnd(_modules: ReadonlyArray<TestModule>): Promise<void> {
     this.ended = true
     clearInterval(this.ticker)
     this.deadline.clear()
@@ -145,6 +146,8 @@ export class WatchdogReporter implements Reporter {
     }
     const root = this.vitest.config.root
     for (const line of summaryLines(run.hangs, run.leaks, (this.files?.paths ?? []).map((path) => relative(root, path) || path))) this.vitest.logger.log(line)
+    // The run is over when its report is on disk (a watch-mode rerun's reader comes next); each write is bounded.
+    await this.files?.idle()
   }
 
   private newRun(): RunCollector {
@@ -157,16 +160,17 @@ export class WatchdogReporter implements Reporter {
     if (this.ended) return
     this.vitest?.logger.error(`vitest-watchdog: the run deadline (runTimeout) passed ${marginMs}ms ago and Vitest has not finished: stopping every worker and exiting.`)
     for (const file of this.run?.stuckFiles() ?? []) {
-      this.vitest?.logger.error(`vitest-watchdog: ${file.project === undefined ? '' : `[${file.project}] `}${file.file} began ${file.elapsedMs}ms ago and no test of it was running: it was stuck where nothing is guarded (a setup file, the page or worker starting).`)
+      this.vitest?.logger.error(`vitest-watchdog: ${oneLine(`${file.project === undefined ? '' : `[${file.project}] `}${file.file}`)} began ${file.elapsedMs}ms ago and no test of it was running: it was stuck where nothing is guarded (a setup file, the page or worker starting).`)
     }
-    this.write()
+    this.write(true)
     killAllWorkers()
     exitNow(1)
   }
 
-  private write(): void {
+  /** `now`: synchronously, when the process is about to exit (nothing asynchronous would finish). */
+  private write(now = false): void {
     const run = this.run
-    if (run) this.files?.write((include) => run.report(include))
+    if (run) this.files?.write((include) => run.report(include), now)
   }
 
   private github(run: RunCollector): void {
