@@ -71,6 +71,11 @@ function started(): ChildProcess | null {
   return reaper
 }
 
+/** The reaper's own pid, once started: a child of the main process that no test owns. */
+export function reaperPid(): number | undefined {
+  return reaper?.pid
+}
+
 function tell(line: string): void {
   const stdin = started()?.stdin
   if (stdin?.writable) stdin.write(`${line}\n`)

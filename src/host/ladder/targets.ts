@@ -3,6 +3,7 @@ import { endpointCall } from '../../shared/endpoint.js'
 import { childMark } from '../../shared/child-mark.js'
 import { childrenSince, markedProcesses, statFields, type ChildEntry } from '../../shared/process-tree.js'
 import { liveWorkerPids } from '../process-registry.js'
+import { reaperPid } from '../reaper.js'
 import type { Observation, StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import { InspectorTimeoutError, WebSocketClient, WorkerThreadClient, type CdpClient } from './cdp-client.js'
@@ -205,7 +206,11 @@ export class ThreadTarget implements InspectorTarget {
   async release(): Promise<void> {}
 
   blockingChildren(runAt: number): number[] {
-    return blockingAmong(childrenSince(process.pid, runAt, liveWorkerPids()), process.pid, childMark(process.pid, this.threadId, 'sync'))
+    // The main process's own children are no test's: its workers and the reaper.
+    const hosts = new Set(liveWorkerPids())
+    const reaper = reaperPid()
+    if (reaper !== undefined) hosts.add(reaper)
+    return blockingAmong(childrenSince(process.pid, runAt, hosts), process.pid, childMark(process.pid, this.threadId, 'sync'))
   }
 
   ownChildren(runAt: number): number[] {
