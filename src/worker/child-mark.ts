@@ -17,7 +17,9 @@ let installed = false
 export function installChildMarks(): void {
   if (installed) return
   installed = true
-  const mark = (wait: ChildWait) => childMark(process.pid, threadId, wait)
+  // Read now: a test may stub the global `process` later.
+  const pid = process.pid
+  const mark = (wait: ChildWait) => childMark(pid, threadId, wait)
   const withMark = (options: unknown): object => {
     const given = (options && typeof options === 'object' ? options : {}) as { env?: NodeJS.ProcessEnv }
     return { ...given, env: { ...(given.env ?? process.env), [CHILD_MARK]: mark('sync') } }

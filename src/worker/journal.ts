@@ -3,7 +3,10 @@ import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
 import { jsonSafe } from '../shared/json-safe.js'
-import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, WORKER_ENV, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+
+/** The process as this module was loaded: a test may stub the global. */
+const realProcess = process
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
@@ -21,9 +24,36 @@ let fd: number | null | undefined
 let pending: string[] = []
 let flushQueued = false
 
+/** What the main process started this worker with, as the runner first saw it (see workerStart). */
+export interface WorkerStart {
+  pid: number
+  execArgv: readonly string[]
+  env: Readonly<Partial<Record<(typeof WORKER_ENV)[number], string>>>
+}
+
+const START_KEY = Symbol.for('vitest-watchdog.worker-start')
+
+/**
+ * Read once per worker, before any test runs: a test may push to
+ * `process.execArgv`, replace `process.env` or stub `process` itself, and
+ * nothing it sets is the watchdog's to trust. Kept on the process, so a vm
+ * pool's runner, evaluated again for each file, finds the first reading.
+ */
+export function workerStart(): WorkerStart {
+  const holder = realProcess as unknown as Record<symbol, WorkerStart | undefined>
+  let start = holder[START_KEY]
+  if (!start) {
+    const env: Partial<Record<(typeof WORKER_ENV)[number], string>> = {}
+    for (const name of WORKER_ENV) if (realProcess.env[name] !== undefined) env[name] = realProcess.env[name]
+    start = Object.freeze({ pid: realProcess.pid, execArgv: Object.freeze([...realProcess.execArgv]), env: Object.freeze(env) })
+    Object.defineProperty(realProcess, START_KEY, { value: start })
+  }
+  return start
+}
+
 function descriptor(): number | null {
   if (fd === undefined) {
-    const file = process.env[ENV_JOURNAL]
+    const file = workerStart().env[ENV_JOURNAL]
     fd = null
     if (file) {
       try {
@@ -33,7 +63,7 @@ function descriptor(): number | null {
       }
       append({ kind: 'journal', version: JOURNAL_VERSION })
       // A worker that exits on its own (process.exit in a test, the end of the run) leaves no line behind.
-      process.once('exit', flush)
+      realProcess.once('exit', flush)
     }
   }
   return fd
@@ -111,7 +141,7 @@ export function journalResult(test: RunnerTestCase): void {
 
 /** The main process's notes to this worker (shared/journal.ts, HostNote). */
 export function hostNotes(): HostNote[] {
-  const file = process.env[ENV_NOTES]
+  const file = workerStart().env[ENV_NOTES]
   if (!file) return []
   try {
     return parseNotes(readFileSync(file, 'utf8'))
@@ -125,7 +155,7 @@ let plan: ResumePlan | null | undefined
 /** The resume plan this worker was started with, if it replaces a dead one. */
 export function resumePlan(): ResumePlan | null {
   if (plan === undefined) {
-    const file = process.env[ENV_RESUME]
+    const file = workerStart().env[ENV_RESUME]
     plan = file ? (JSON.parse(readFileSync(file, 'utf8')) as ResumePlan) : null
   }
   return plan
