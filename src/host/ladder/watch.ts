@@ -18,7 +18,7 @@ import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
 import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
 import { killTree } from '../../shared/process-tree.js'
 import type { SourceLocation, Stop, StopReason } from '../../shared/stop.js'
-import { interrupt, type Decision, type Link } from './interrupt.js'
+import { followPauses, interrupt, type Decision, type Link } from './interrupt.js'
 import { JournalTail } from './journal-tail.js'
 import type { InspectorTarget } from './targets.js'
 
@@ -92,7 +92,6 @@ export class WorkerWatch {
   private stops: Promise<void> = Promise.resolve()
   private stopping = 0
   private disposed = false
-  private announcedStandDown = false
 
   constructor(journal: string, readonly target: InspectorTarget, private readonly owner: WatchOwner) {
     this.tail = new JournalTail(journal)
@@ -212,13 +211,6 @@ export class WorkerWatch {
 
   private async stop(seq: number, clockAt: number): Promise<void> {
     if (!this.due(seq, clockAt)) return
-    if (this.target.userDebugger) {
-      if (!this.announcedStandDown) {
-        this.announcedStandDown = true
-        this.owner.log('vitest-watchdog: a debugger is attached to a worker; standing down there (no test of it will be interrupted or killed).')
-      }
-      return
-    }
     let previous: string | undefined
     let freed = false
     for (let look = 0; look < MAX_LOOKS; look++) {
@@ -227,6 +219,7 @@ export class WorkerWatch {
       const blocked = !link ? { seq, reason: this.target.unreachableReason(), location: null, stack: '' } : null
       const decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
+      if (decision.kind === 'debugger') return this.leaveToDebugger(seq)
       if (decision.kind === 'kill' && decision.reason === 'blocked-outside-js' && !freed) {
         // Blocked on a child it waits for (execSync): kill that child, the
         // call returns, and the worker, its coverage and the rest of the file
@@ -248,6 +241,17 @@ export class WorkerWatch {
       if (!this.due(seq, clockAt)) return
     }
     this.kill(seq, { reason: 'unconfirmed', location: null, stack: '' })
+  }
+
+  /**
+   * A debugger holds the run's thread paused: stepping through a test is
+   * never cut short. For this stop only: the next run's stop looks again, so
+   * a debugger that is gone (or never was) stands nothing down for good.
+   */
+  private async leaveToDebugger(seq: number): Promise<void> {
+    const line = this.runs.get(seq)?.line
+    if (line) this.owner.log(`vitest-watchdog: ${relative(this.owner.root, line.file) || line.file} > ${line.name} is paused in a debugger; this stop leaves it alone (the next test is watched as before).`)
+    await this.closeLink()
   }
 
   /** Kills the children run `seq`'s thread is blocked on, after leaving the worker a note. False: there were none. */
@@ -315,7 +319,8 @@ async function openLink(target: InspectorTarget, boundMs: number): Promise<Link 
   } catch {
     return null
   }
-  const link: Link = { client, scripts: new Map() }
+  const link: Link = { client, scripts: new Map(), heldElsewhere: false, driving: false }
+  followPauses(link)
   client.on('Debugger.scriptParsed', (script: { scriptId: string; url: string }) => {
     if (script.url) link.scripts.set(script.scriptId, script.url)
   })
