@@ -151,7 +151,7 @@ export class RespawningWorker implements PoolWorker {
 
   /** A worker with its own directory for journal and resume plan; removed with it. */
   private createChild(plan?: ResumePlan): Child {
-    const scratch = createScratch(this.options.env, this.hostInspector, plan)
+    const scratch = createScratch(this.options.env, plan)
     const { env } = scratch
     const execArgv = this.hostInspector ? [...this.options.execArgv, ...HOST_INSPECTOR_ARGS] : this.options.execArgv
     const options = { ...this.options, env, execArgv }

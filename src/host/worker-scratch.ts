@@ -13,7 +13,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readSync, writeFileSync, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CHILD_MARK } from '../shared/child-mark.js'
-import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, WORKER_ENV, type HostNote, type ResumePlan } from '../shared/journal.js'
+import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, WORKER_ENV, type HostNote, type ResumePlan } from '../shared/journal.js'
 import { registerScratch } from './process-registry.js'
 
 export interface Scratch {
@@ -27,8 +27,7 @@ export interface Scratch {
   fds: { journal: number; notes: number } | null
 }
 
-/** `hostInspector`: the worker is started with an inspector port the main process owns (ENV_HOST_INSPECTOR). */
-export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, hostInspector: boolean, plan?: ResumePlan): Scratch {
+export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, plan?: ResumePlan): Scratch {
   const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
   registerScratch(dir)
   const journal = join(dir, 'journal.jsonl')
@@ -38,7 +37,6 @@ export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, hostInspector
   for (const name of [...WORKER_ENV, CHILD_MARK]) delete env[name]
   env[ENV_JOURNAL] = journal
   env[ENV_NOTES] = notes
-  if (hostInspector) env[ENV_HOST_INSPECTOR] = '1'
   if (plan) {
     const planFile = join(dir, 'resume.json')
     writeFileSync(planFile, JSON.stringify(plan))

@@ -14,11 +14,23 @@
 import type { SourceLocation } from './stop.js'
 
 export const ENDPOINT_KEY = '__vitest_watchdog__'
+/**
+ * The endpoint is also on the global object under this symbol: a test may
+ * replace the global `process` (vi.stubGlobal) of the context Runtime.evaluate
+ * runs in, under forks and threads; under the vm pools the stub is the vm
+ * context's, and the main context's `process` is still the real one.
+ */
+export const ENDPOINT_SYMBOL = 'vitest-watchdog.endpoint'
+
+const ENDPOINT = `(globalThis[Symbol.for(${JSON.stringify(ENDPOINT_SYMBOL)})] ?? process[${JSON.stringify(ENDPOINT_KEY)}])`
 
 /** The expression that calls `method` of the endpoint with JSON-able arguments; undefined if there is none. */
-export function endpointCall(method: keyof Endpoint, ...args: unknown[]): string {
-  return `process[${JSON.stringify(ENDPOINT_KEY)}]?.${method}(${args.map((arg) => JSON.stringify(arg)).join(', ')})`
+export function endpointCall(method: Exclude<keyof Endpoint, 'pid'>, ...args: unknown[]): string {
+  return `${ENDPOINT}?.${method}(${args.map((arg) => JSON.stringify(arg)).join(', ')})`
 }
+
+/** The expression for the pid of the worker whose endpoint this is: an inspector reached through a URL a worker printed is this worker's only if it answers with its pid. */
+export const ENDPOINT_PID = `${ENDPOINT}?.pid`
 
 /** A frame as CDP gives it: transformed-code coordinates, 0-based. */
 export interface RawFrame {
@@ -44,6 +56,8 @@ export type InspectAnswer =
   | { state: 'unsafe'; seq: number; asyncId: number; location: SourceLocation | null; stack: string }
 
 export interface Endpoint {
+  /** The worker's process id, read when the runner started. */
+  readonly pid: number
   inspect(seq: number, frames: RawFrame[], requireUserFrame: boolean): InspectAnswer
   deliver(seq: number): boolean
   /**

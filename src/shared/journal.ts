@@ -24,13 +24,6 @@ export const ENV_JOURNAL = 'VITEST_WATCHDOG_JOURNAL'
 /** Worker environment: the resume plan of a replacement worker. */
 export const ENV_RESUME = 'VITEST_WATCHDOG_RESUME'
 /**
- * Worker environment: this process was started with an inspector port the
- * main process owns (--inspect-port=0): an open inspector is the watchdog's
- * own during a stop, not a user's debugger.
- */
-export const ENV_HOST_INSPECTOR = 'VITEST_WATCHDOG_HOST_INSPECTOR'
-
-/**
  * Worker environment: where the main process leaves notes for the worker, the
  * other way round from the journal. Read by the worker only when a run ends
  * past its deadline (rare): what the main process did to end it.
@@ -45,7 +38,7 @@ export interface HostNote {
 }
 
 /** Every variable the watchdog's pool sets for a worker (see host/respawning-worker.ts). */
-export const WORKER_ENV = [ENV_JOURNAL, ENV_RESUME, ENV_HOST_INSPECTOR, ENV_NOTES] as const
+export const WORKER_ENV = [ENV_JOURNAL, ENV_RESUME, ENV_NOTES] as const
 
 export const JOURNAL_VERSION = 1
 

@@ -18,7 +18,7 @@ let installed = false
 export function installChildMarks(): void {
   if (installed) return
   installed = true
-  // The pid of install time: a test may redefine process.pid.
+  // Read now: a test may redefine process.pid or stub the global `process` later.
   const pid = process.pid
   const mark = (wait: ChildWait) => childMark(pid, threadId, wait)
   const withMark = (options: unknown): object => {

@@ -3,8 +3,11 @@ import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
 import { jsonSafe } from '../shared/json-safe.js'
-import { ArrayPrototypeJoin, ArrayPrototypePush, DateNow, JSONParse, JSONStringify, ObjectKeys } from '../shared/intrinsics.js'
-import { ENV_HOST_INSPECTOR, ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+import { ArrayPrototypeJoin, ArrayPrototypePush, DateNow, JSONParse, JSONStringify, ObjectDefineProperty, ObjectKeys } from '../shared/intrinsics.js'
+import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, WORKER_ENV, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+
+/** The process as this module was loaded: a test may stub the global. */
+const realProcess = process
 
 /**
  * The worker's side of the journal (shared/journal.ts). One descriptor,
@@ -26,7 +29,7 @@ const fsWriteSync = writeSync
 const fsReadSync = readSync
 const fsFstatSync = fstatSync
 const bufferAlloc = Buffer.alloc.bind(Buffer)
-const processOnce = process.once.bind(process)
+const processOnce = realProcess.once.bind(realProcess)
 
 let fd: number | null | undefined
 /** The main process's notes, opened with the journal: a test that removes the scratch directory does not take them away. */
@@ -34,26 +37,36 @@ let notesFd: number | null = null
 let pending: string[] = []
 let flushQueued = false
 
-/**
- * Where the pool put this worker's files, read once at load: the test's code
- * may replace `process.env` later, and what it holds then is the test's, not
- * the watchdog's.
- */
-let files = { journal: process.env[ENV_JOURNAL], notes: process.env[ENV_NOTES], resume: process.env[ENV_RESUME], hostInspector: process.env[ENV_HOST_INSPECTOR] !== undefined }
-
-/** The worker's variables as set by the watchdog's pool at start. */
-export function workerFiles(): Readonly<typeof files> {
-  return files
+/** What the main process started this worker with, as the runner first saw it (see workerStart). */
+export interface WorkerStart {
+  pid: number
+  execArgv: readonly string[]
+  env: Readonly<Partial<Record<(typeof WORKER_ENV)[number], string>>>
 }
 
-/** Under a pool other than the watchdog's, the variables were an outer environment's leftovers: none of them is this worker's. */
-export function forgetWorkerFiles(): void {
-  files = { journal: undefined, notes: undefined, resume: undefined, hostInspector: false }
+const START_KEY = Symbol.for('vitest-watchdog.worker-start')
+
+/**
+ * Read once per worker, before any test runs: a test may push to
+ * `process.execArgv`, replace `process.env` or stub `process` itself, and
+ * nothing it sets is the watchdog's to trust. Kept on the process, so a vm
+ * pool's runner, evaluated again for each file, finds the first reading.
+ */
+export function workerStart(): WorkerStart {
+  const holder = realProcess as unknown as Record<symbol, WorkerStart | undefined>
+  let start = holder[START_KEY]
+  if (!start) {
+    const env: Partial<Record<(typeof WORKER_ENV)[number], string>> = {}
+    for (const name of WORKER_ENV) if (realProcess.env[name] !== undefined) env[name] = realProcess.env[name]
+    start = Object.freeze({ pid: realProcess.pid, execArgv: Object.freeze([...realProcess.execArgv]), env: Object.freeze(env) })
+    ObjectDefineProperty(realProcess, START_KEY, { value: start })
+  }
+  return start
 }
 
 function descriptor(): number | null {
   if (fd === undefined) {
-    const file = files.journal
+    const file = workerStart().env[ENV_JOURNAL]
     fd = null
     if (file) {
       try {
@@ -62,7 +75,8 @@ function descriptor(): number | null {
         fd = null
       }
       try {
-        notesFd = files.notes ? fsOpenSync(files.notes, 'r') : null
+        const notes = workerStart().env[ENV_NOTES]
+        notesFd = notes ? fsOpenSync(notes, 'r') : null
       } catch {
         notesFd = null
       }
@@ -154,7 +168,8 @@ export function hostNotes(): HostNote[] {
       const read = fsReadSync(notesFd, bytes, 0, bytes.length, 0)
       return parseNotes(bytes.toString('utf8', 0, read))
     }
-    return files.notes ? parseNotes(fsReadFileSync(files.notes, 'utf8')) : []
+    const notes = workerStart().env[ENV_NOTES]
+    return notes ? parseNotes(fsReadFileSync(notes, 'utf8')) : []
   } catch {
     return []
   }
@@ -165,7 +180,7 @@ let plan: ResumePlan | null | undefined
 /** The resume plan this worker was started with, if it replaces a dead one. */
 export function resumePlan(): ResumePlan | null {
   if (plan === undefined) {
-    const file = files.resume
+    const file = workerStart().env[ENV_RESUME]
     plan = file ? (JSONParse(fsReadFileSync(file, 'utf8')) as ResumePlan) : null
   }
   return plan

@@ -14,7 +14,7 @@
 import inspector from 'node:inspector'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
-import { ENDPOINT_KEY, type Endpoint } from '../shared/endpoint.js'
+import { ENDPOINT_KEY, ENDPOINT_SYMBOL, type Endpoint } from '../shared/endpoint.js'
 import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
@@ -26,7 +26,7 @@ import { GatedSignal } from '../shared/cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
 import { Continuations } from './continue-attempts.js'
 import { nameProject } from '../shared/project-name.js'
-import { closeJournal, forgetWorkerFiles, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan, workerFiles } from './journal.js'
+import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan, workerStart } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
 import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
@@ -44,18 +44,15 @@ type AnyFn = (...args: unknown[]) => unknown
 const IMPORT_RUN_NAME = '(import)'
 
 /**
- * A debugger session must never be cut short: --inspect, --inspect-brk, or an
- * inspector opened later. In a process whose inspector port the main process
- * owns (ENV_HOST_INSPECTOR, read at load: the test may replace process.env),
- * an open inspector is the watchdog's own during a stop; a user's is seen by
- * the main process instead (host/ladder/).
+ * A debugger session must never be cut short. A worker started under
+ * --inspect, --inspect-brk or --inspect-wait stands down for good; that is
+ * read from the execArgv it was started with (workerStart), never from what a
+ * test pushes later. A debugger attached later is the main process's to see,
+ * at each stop, through the inspector itself (host/ladder/).
  */
-function debuggerAttached(): boolean {
-  if (ArrayPrototypeSome(process.execArgv, (arg) => RegExpPrototypeTest(/^--inspect(-brk|-wait)?(=|$)/, arg))) return true
-  return !workerFiles().hostInspector && inspector.url() !== undefined
+function startedUnderDebugger(): boolean {
+  return ArrayPrototypeSome(workerStart().execArgv, (arg) => RegExpPrototypeTest(/^--inspect(-brk|-wait)?(=|$)/, arg))
 }
-
-let announcedStandDown = false
 
 export default class WatchdogRunner extends TestRunner {
   private settings: WorkerSettings | undefined
@@ -68,7 +65,7 @@ export default class WatchdogRunner extends TestRunner {
   private readonly disposeAtFileEnd: Tracked[] = []
   private readonly defaultTestTimeout: number
   private readonly defaultHookTimeout: number
-  /** Set when a debugger is attached at start: the watchdog leaves Vitest exactly as it is. */
+  /** Set when the worker was started under a debugger: the watchdog leaves Vitest exactly as it is. */
   private readonly standDown: boolean
 
   constructor(config: SerializedConfig) {
@@ -77,13 +74,11 @@ export default class WatchdogRunner extends TestRunner {
     // The journal, notes and resume plan belong to the watchdog's own pools,
     // which set them per worker: under any other pool they can only be
     // leftovers of an outer environment, never this worker's.
-    if (!isWatchdogPool(config.pool)) {
-      for (const name of WORKER_ENV) delete process.env[name]
-      forgetWorkerFiles()
-    }
+    if (!isWatchdogPool(config.pool)) for (const name of WORKER_ENV) delete process.env[name]
+    workerStart()
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
-    this.standDown = debuggerAttached() || config.inspector?.enabled === true
+    this.standDown = startedUnderDebugger() || config.inspector?.enabled === true
     // Before any test file is imported, so every resource a test creates goes through the wrapped APIs.
     if (this.setup().settings.leaks !== 'off') installLeakTracking()
     installChildMarks()
@@ -105,6 +100,7 @@ export default class WatchdogRunner extends TestRunner {
       let pendingClose: ReturnType<typeof setImmediate> | undefined
       this.guard = guard
       const endpoint: Endpoint = {
+        pid: workerStart().pid,
         inspect: (seq, frames, requireUserFrame) => guard.inspect(seq, frames, requireUserFrame),
         deliver: (seq) => guard.deliver(seq),
         closeInspector: () => {
@@ -119,20 +115,14 @@ export default class WatchdogRunner extends TestRunner {
         },
       }
       ObjectDefineProperty(process, ENDPOINT_KEY, { value: endpoint, configurable: true })
+      ObjectDefineProperty(globalThis, Symbol.for(ENDPOINT_SYMBOL), { value: endpoint, configurable: true })
     }
     return { settings: this.settings, guard: this.guard! }
   }
 
-  /** Runs `fn` under the ladder, unless a debugger is attached. */
+  /** Runs `fn` under the ladder, unless the worker was started under a debugger. */
   private guarded<T>(spec: () => GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> | T | PromiseLike<T> {
     if (this.standDown) return fn()
-    if (debuggerAttached()) {
-      if (!announcedStandDown) {
-        announcedStandDown = true
-        process.stderr.write('vitest-watchdog: a debugger is attached to this worker; standing down (no test will be aborted, interrupted or killed).\n')
-      }
-      return fn()
-    }
     return this.setup().guard.run(this.clampToRunDeadline(spec()), fn)
   }
 

@@ -8,11 +8,16 @@ import { Writable } from 'node:stream'
  *
  * The worker is started with `--inspect-publish-uid=stderr`, so its inspector
  * URL, with the random UUID that is the only secret guarding it, is printed
- * there and nowhere else (`/json/list` answers 404). An inspector the
- * watchdog did not open (a user's SIGUSR1 by hand) is a user's debugger: its
- * lines go through, and the ladder stands down for that worker.
+ * there and nowhere else (`/json/list` answers 404). A URL printed while the
+ * watchdog does not own the inspector (a user's SIGUSR1 by hand, a test's
+ * `inspector.open()`, a child sharing the stderr, or any test printing the
+ * same words) goes through, and is kept as a hint only: SIGUSR1 prints nothing
+ * when the inspector is open already, and a stop then tries these URLs, each
+ * confirmed by the worker's pid (targets.ts).
  */
 const LISTENING = /^Debugger listening on (ws:\/\/\S+)/
+/** URLs kept as hints: a few cover a test that opens and closes its inspector, or prints a stray line or two. */
+const MAX_SEEN_URLS = 4
 /** The other lines Node prints around an inspector session. */
 const AROUND_A_SESSION = [/^For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector/, /^Debugger attached\./, /^Debugger ending on /, /^Waiting for the debugger to disconnect/]
 
@@ -20,8 +25,7 @@ export class InspectorOutput extends Writable {
   /** Set while the watchdog owns the worker's inspector (from its SIGUSR1 to its close). */
   private owned = false
   private onUrl: ((url: string) => void) | null = null
-  /** A user opened the inspector: stand down. */
-  userDebugger = false
+  private readonly seen: string[] = []
 
   constructor(private readonly target: NodeJS.WritableStream) {
     super()
@@ -31,6 +35,11 @@ export class InspectorOutput extends Writable {
   expectUrl(onUrl: (url: string) => void): void {
     this.owned = true
     this.onUrl = onUrl
+  }
+
+  /** URLs printed while the watchdog did not own the inspector, newest first: hints of an inspector open already. */
+  seenUrls(): readonly string[] {
+    return this.seen
   }
 
   /** The watchdog closed the inspector: later lines are not its own. */
@@ -55,7 +64,7 @@ export class InspectorOutput extends Writable {
     const url = LISTENING.exec(line)?.[1]
     if (url) {
       if (!this.owned) {
-        this.userDebugger = true
+        this.seen.splice(0, this.seen.length, ...[url, ...this.seen.filter((known) => known !== url)].slice(0, MAX_SEEN_URLS))
         return true
       }
       this.onUrl?.(url)

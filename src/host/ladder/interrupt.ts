@@ -32,11 +32,31 @@ export interface Link {
   client: CdpClient
   /** CDP call frames carry a scriptId and often no url: Debugger.enable replays every script parsed so far. */
   scripts: Map<string, string>
+  /**
+   * Another client (a user's debugger) holds the thread paused: a session
+   * that enables the Debugger while the thread is paused gets Debugger.paused
+   * at once, and every session gets the pauses and resumes of the others.
+   */
+  heldElsewhere: boolean
+  /** Set while a look drives the thread: the pauses then are the watchdog's own. */
+  driving: boolean
+}
+
+/** Keeps `link.heldElsewhere` up to date; before Debugger.enable, so a thread paused already is seen. */
+export function followPauses(link: Link): void {
+  link.client.on('Debugger.paused', () => {
+    if (!link.driving) link.heldElsewhere = true
+  })
+  link.client.on('Debugger.resumed', () => {
+    link.heldElsewhere = false
+  })
 }
 
 export type Decision =
   /** Nothing to stop: the run ended on its own meanwhile. */
   | { kind: 'none' }
+  /** A debugger holds the thread paused: someone is stepping through it, and this stop leaves it alone. */
+  | { kind: 'debugger' }
   /** Not sure the thread is stuck (it may be idle, running someone else's callback): look again shortly. `where`: the top frame seen. */
   | { kind: 'look-again'; where: string }
   /** Stuck code terminated; the worker fails the run and goes on. */
@@ -62,6 +82,16 @@ interface PausedEvent {
  * a spin, not a thread busy with one callback after another.
  */
 export async function interrupt(link: Link, seq: number, before: string | null, stillRunning: () => boolean): Promise<Decision> {
+  if (link.heldElsewhere) return { kind: 'debugger' }
+  link.driving = true
+  try {
+    return await look(link, seq, before, stillRunning)
+  } finally {
+    link.driving = false
+  }
+}
+
+async function look(link: Link, seq: number, before: string | null, stillRunning: () => boolean): Promise<Decision> {
   const firstLook = before === null
   const { client } = link
   const waiting = client.once<PausedEvent>('Debugger.paused', PAUSE_BOUND_MS)
@@ -69,6 +99,7 @@ export async function interrupt(link: Link, seq: number, before: string | null, 
   let paused = await waiting.promise
   if (!paused) {
     if (!stillRunning()) return { kind: 'none' }
+    if (link.heldElsewhere) return { kind: 'debugger' }
     // What it was doing instead is for the caller to ask the kernel.
     return { kind: 'kill', seq, reason: 'pause-not-taken', location: null, stack: '', observed: { step: 'pause', bound: PAUSE_BOUND_MS } }
   }

@@ -1,12 +1,12 @@
 import { readFileSync, readlinkSync } from 'node:fs'
-import { endpointCall } from '../../shared/endpoint.js'
+import { ENDPOINT_PID, endpointCall } from '../../shared/endpoint.js'
 import { childMark } from '../../shared/child-mark.js'
 import { childrenSince, markedProcesses, statFields, type ChildEntry } from '../../shared/process-tree.js'
 import { liveWorkerPids } from '../process-registry.js'
 import { reaperPid } from '../reaper.js'
 import type { Observation, StopReason } from '../../shared/stop.js'
 import { realClearTimeout, unrefTimer } from '../../shared/clock.js'
-import { InspectorTimeoutError, WebSocketClient, WorkerThreadClient, type CdpClient } from './cdp-client.js'
+import { CdpClient, InspectorTimeoutError, WebSocketClient, WorkerThreadClient } from './cdp-client.js'
 import type { InspectorOutput } from './inspector-output.js'
 
 /**
@@ -23,8 +23,6 @@ export interface InspectorTarget {
    * look at the same stop.
    */
   close(client: CdpClient, final: boolean): Promise<void>
-  /** A user's debugger is attached to this worker: the ladder stands down. */
-  readonly userDebugger: boolean
   /**
    * The thread could not be reached (`failed`: opening the session, or
    * enabling the Debugger on it, within `boundMs`): the reason the kill is
@@ -79,12 +77,19 @@ const LATE_CLOSE_BOUND_MS = 1_000
  * on 127.0.0.1 at a random port; Node handles the signal on a thread of its
  * own, so a spinning thread answers within milliseconds. A thread blocked in
  * a system call does not: the inspector starts only once the call returns.
+ *
+ * An inspector that is open already (a test's `inspector.open()`, a user's
+ * SIGUSR1) prints nothing new on SIGUSR1: the URLs the worker printed before
+ * are tried then. A URL from stderr is only a hint: a session on it is used
+ * only when the endpoint there answers with this worker's pid.
  */
 export class ProcessTarget implements InspectorTarget {
   readonly kind = 'process'
   private urlCame = true
   /** The inspector's URL while it is open (from its SIGUSR1 until it is seen closed). */
   private url: string | null = null
+  /** Whether the watchdog opened the inspector at `url` (and closes it), or found it open. */
+  private ours = false
   private waiting: ((url: string) => void) | null = null
   private session: CdpClient | null = null
 
@@ -95,43 +100,97 @@ export class ProcessTarget implements InspectorTarget {
     this.stderrAtStart = fdTarget(pid, 2)
   }
 
-  get userDebugger(): boolean {
-    return this.output.userDebugger
+  async open(boundMs: number): Promise<CdpClient> {
+    const until = Date.now() + boundMs
+    const left = () => Math.max(1, until - Date.now())
+    if (this.url) {
+      const client = await this.connect(this.url, left())
+      if (client instanceof CdpClient) return this.opened(client)
+      // Open but silent: a thread blocked in a system call. It stays known for the next look.
+      if (client === 'silent') throw new InspectorTimeoutError('Runtime.evaluate', boundMs)
+      // Closed since (or never this worker's): signal again.
+      this.url = null
+    }
+    // The URL may come long after the signal (a thread blocked in a call
+    // starts its inspector once the call returns): it is kept when it does.
+    const came = new Promise<string>((resolve) => (this.waiting = resolve))
+    this.output.expectUrl((url) => {
+      this.url = url
+      this.ours = true
+      this.urlCame = true
+      this.waiting?.(url)
+      this.waiting = null
+    })
+    this.urlCame = false
+    process.kill(this.pid, 'SIGUSR1')
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const bound = new Promise<null>((resolve) => (timer = unrefTimer(() => resolve(null), left())))
+    const fresh = Promise.race([came, bound]).then(async (url): Promise<Found | null> => {
+      const client = url ? await this.connect(url, left()) : null
+      return client instanceof CdpClient && url ? { client, url, ours: true } : null
+    })
+    const found = await firstFound([fresh, this.firstOfSeen(until)])
+    realClearTimeout(timer!)
+    if (!found) throw new InspectorTimeoutError('SIGUSR1 (no inspector URL on stderr, and none seen before that is this worker\'s)', boundMs)
+    this.url = found.url
+    this.ours = found.ours
+    if (!found.ours) {
+      // Someone else's inspector: lines after this are not the watchdog's either.
+      this.waiting = null
+      this.output.release()
+    }
+    return this.opened(found.client)
   }
 
-  async open(boundMs: number): Promise<CdpClient> {
-    const started = Date.now()
-    if (!this.url) {
-      // The URL may come long after the signal (a thread blocked in a call
-      // starts its inspector once the call returns): it is kept when it does.
-      const came = new Promise<string>((resolve) => (this.waiting = resolve))
-      this.output.expectUrl((url) => {
-        this.url = url
-        this.urlCame = true
-        this.waiting?.(url)
-        this.waiting = null
-      })
-      this.urlCame = false
-      process.kill(this.pid, 'SIGUSR1')
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const found = await Promise.race([came, new Promise<null>((resolve) => (timer = unrefTimer(() => resolve(null), boundMs)))])
-      realClearTimeout(timer!)
-      if (!found) throw new InspectorTimeoutError('SIGUSR1 (no inspector URL on stderr)', boundMs)
+  /** An inspector open before the signal: the URLs seen on stderr, newest first, the first that is this worker's. */
+  private async firstOfSeen(until: number): Promise<Found | null> {
+    for (const url of this.output.seenUrls()) {
+      if (Date.now() >= until) break
+      const client = await this.connect(url, Math.max(1, until - Date.now()))
+      if (client instanceof CdpClient) return { client, url, ours: false }
     }
+    return null
+  }
+
+  /**
+   * A session on `url` if it is this worker's inspector (its endpoint answers
+   * with this pid). Otherwise why not: nothing listens there (`closed`),
+   * another process's inspector or a wrong answer (`other`), or no answer in
+   * time (`silent`: not this worker's, or its thread is blocked in a call).
+   */
+  private async connect(url: string, boundMs: number): Promise<CdpClient | 'closed' | 'other' | 'silent'> {
+    const until = Date.now() + boundMs
+    let client: CdpClient
     try {
-      this.session = await WebSocketClient.connect(this.url!, Math.max(1, boundMs - (Date.now() - started)))
-    } catch (error) {
-      // Closed since: the next open signals again.
-      this.url = null
-      throw error
+      client = await WebSocketClient.connect(url, boundMs)
+    } catch {
+      return 'closed'
     }
-    this.session.fire('Runtime.evaluate', { expression: KEEP_INSPECTOR })
-    return this.session
+    let why: 'other' | 'silent' = 'other'
+    try {
+      const answer = await client.post<{ result?: { value?: unknown } }>('Runtime.evaluate', { expression: ENDPOINT_PID, returnByValue: true, silent: true }, Math.max(1, until - Date.now()))
+      if (answer.result?.value === this.pid) return client
+    } catch (error) {
+      if (error instanceof InspectorTimeoutError) why = 'silent'
+    }
+    await client.close()
+    return why
+  }
+
+  private opened(client: CdpClient): CdpClient {
+    this.session = client
+    if (this.ours) client.fire('Runtime.evaluate', { expression: KEEP_INSPECTOR })
+    return client
   }
 
   async close(client: CdpClient, final: boolean): Promise<void> {
     if (this.session === client) this.session = null
     if (!final) return client.close()
+    if (!this.ours) {
+      // Someone else's inspector: only the session goes; the next stop looks again from the URLs seen.
+      this.url = null
+      return client.close()
+    }
     client.fire('Runtime.evaluate', { expression: CLOSE_INSPECTOR })
     // Closed when the worker's inspector drops the connection; otherwise it stays known, for the next stop.
     if (await client.closedWithin(CLOSED_BOUND_MS)) {
@@ -143,7 +202,7 @@ export class ProcessTarget implements InspectorTarget {
 
   /** The stop is over: an inspector it opened and no session uses (its URL came late) is closed. */
   async release(): Promise<void> {
-    if (!this.url || this.session) return
+    if (!this.url || this.session || !this.ours) return
     try {
       await this.close(await WebSocketClient.connect(this.url, LATE_CLOSE_BOUND_MS), true)
     } catch {
@@ -182,7 +241,6 @@ export class ProcessTarget implements InspectorTarget {
 /** A test thread of this process, through the main thread's own inspector: no port. */
 export class ThreadTarget implements InspectorTarget {
   readonly kind = 'thread'
-  readonly userDebugger = false
 
   constructor(private readonly threadId: number) {}
 
@@ -262,4 +320,28 @@ function fdTarget(pid: number, fd: number): string | null {
   } catch {
     return null
   }
+}
+
+/** A session on a worker's inspector, at `url`; `ours`: the watchdog's SIGUSR1 opened it. */
+interface Found {
+  client: CdpClient
+  url: string
+  ours: boolean
+}
+
+/** The first of `attempts` to find a session; null when none does. A session found later is closed. */
+function firstFound(attempts: Array<Promise<Found | null>>): Promise<Found | null> {
+  return new Promise((resolve) => {
+    let left = attempts.length
+    let winner: Found | null = null
+    const settle = (found: Found | null) => {
+      left--
+      if (found && !winner) {
+        winner = found
+        resolve(found)
+      } else if (found) void found.client.close()
+      if (left === 0 && !winner) resolve(null)
+    }
+    for (const attempt of attempts) attempt.then(settle, () => settle(null))
+  })
 }

@@ -19,7 +19,7 @@ import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
 import { oneLine } from '../../shared/one-line.js'
 import { killTree } from '../../shared/process-tree.js'
 import type { Observation, SourceLocation, Stop, StopReason } from '../../shared/stop.js'
-import { interrupt, type Decision, type Link } from './interrupt.js'
+import { followPauses, interrupt, type Decision, type Link } from './interrupt.js'
 import { JournalTail } from './journal-tail.js'
 import type { InspectorTarget } from './targets.js'
 
@@ -95,7 +95,6 @@ export class WorkerWatch {
   private stops: Promise<void> = Promise.resolve()
   private stopping = 0
   private disposed = false
-  private announcedStandDown = false
 
   constructor(journal: string, readonly target: InspectorTarget, private readonly owner: WatchOwner) {
     this.tail = new JournalTail(journal)
@@ -226,13 +225,6 @@ export class WorkerWatch {
 
   private async stop(seq: number, clockAt: number): Promise<void> {
     if (!this.due(seq, clockAt)) return
-    if (this.target.userDebugger) {
-      if (!this.announcedStandDown) {
-        this.announcedStandDown = true
-        this.owner.log('vitest-watchdog: a debugger is attached to a worker; standing down there (no test of it will be interrupted or killed).')
-      }
-      return
-    }
     let previous: string | undefined
     let freed = 0
     for (let look = 0; look < MAX_LOOKS; look++) {
@@ -243,6 +235,7 @@ export class WorkerWatch {
       if (blocked && !this.due(seq, clockAt)) return
       let decision: Decision = blocked ? { kind: 'kill', ...blocked } : await interrupt(link!, seq, look === 0 ? null : previous ?? '', () => this.running(seq))
       if (decision.kind === 'none' || decision.kind === 'interrupted') return
+      if (decision.kind === 'debugger') return this.leaveToDebugger(seq)
       if (decision.kind === 'kill' && decision.reason === 'pause-not-taken') {
         decision = await this.whyNoPause(decision)
         if (!this.due(seq, clockAt)) return
@@ -268,6 +261,17 @@ export class WorkerWatch {
       if (!this.due(seq, clockAt)) return
     }
     this.kill(seq, { reason: 'unconfirmed', location: null, stack: '', observed: { step: 'looks', bound: MAX_LOOKS } })
+  }
+
+  /**
+   * A debugger holds the run's thread paused: stepping through a test is
+   * never cut short. For this stop only: the next run's stop looks again, so
+   * a debugger that is gone (or never was) stands nothing down for good.
+   */
+  private async leaveToDebugger(seq: number): Promise<void> {
+    const line = this.runs.get(seq)?.line
+    if (line) this.owner.log(`vitest-watchdog: ${oneLine(relative(this.owner.root, line.file) || line.file)} > ${oneLine(line.name)} is paused in a debugger; this stop leaves it alone (the next test is watched as before).`)
+    await this.closeLink()
   }
 
   /**
@@ -357,7 +361,8 @@ async function openLink(target: InspectorTarget, boundMs: number, failed: (step:
     failed('open')
     return null
   }
-  const link: Link = { client, scripts: new Map() }
+  const link: Link = { client, scripts: new Map(), heldElsewhere: false, driving: false }
+  followPauses(link)
   client.on('Debugger.scriptParsed', (script: { scriptId: string; url: string }) => {
     if (script.url) link.scripts.set(script.scriptId, script.url)
   })
