@@ -17,7 +17,7 @@ import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
-import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeSome, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
 import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
@@ -70,6 +70,23 @@ let sequence = 0
 
 export class Guard {
   private readonly active = new Map<number, Active>()
+  /**
+   * `closeInspector` closes the worker's inspector on its next turn (the
+   * endpoint's). From its budget on, a run may have had the main process open
+   * the inspector (ahead of a stop, or for one): the next test must never
+   * find it open, whenever the main process's own close arrives.
+   */
+  constructor(private readonly closeInspector: () => void) {}
+
+  private pastBudget(run: Active): boolean {
+    return run.spec.budget.ms > 0 && absoluteNow() >= run.clockAt + run.spec.budget.ms
+  }
+
+  /** A run still going whose stop the main process may be preparing: its session must stay. */
+  private anyPastBudget(): boolean {
+    return ArrayPrototypeSome(mapValues(this.active), (run) => this.pastBudget(run))
+  }
+
   /** Notes of the main process already taken by a run (see freedByHost). */
   private readonly notesTaken = new Set<string>()
 
@@ -126,6 +143,7 @@ export class Guard {
     this.disarm(me)
     if (me.claim) realClearTimeout(me.claim.fallback)
     MapPrototypeDelete(this.active, me.seq)
+    if (this.pastBudget(me) && !this.anyPastBudget()) this.closeInspector()
     append({ kind: 'done', seq: me.seq })
 
     if (outcome.kind === 'expired') {

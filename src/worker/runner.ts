@@ -12,6 +12,7 @@
  * plan (journal.ts).
  */
 import inspector from 'node:inspector'
+import { isMainThread } from 'node:worker_threads'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, ENDPOINT_SYMBOL, type Endpoint } from '../shared/endpoint.js'
@@ -96,7 +97,7 @@ export default class WatchdogRunner extends TestRunner {
     if (!this.settings) {
       const provided = this.injectValue(PROVIDE_KEY) as WorkerSettings | undefined
       this.settings = provided ?? { killAfter: null, grace: DEFAULT_GRACE_MS, importKillAfter: null, leaks: 'report', runDeadline: null }
-      const guard = new Guard()
+      const guard = new Guard(() => endpoint.closeInspector())
       let pendingClose: ReturnType<typeof setImmediate> | undefined
       this.guard = guard
       const endpoint: Endpoint = {
@@ -379,7 +380,10 @@ export default class WatchdogRunner extends TestRunner {
 
   override onAfterRunFiles(): void {
     super.onAfterRunFiles()
-    closeJournal()
+    // A thread's descriptors are its process's, and would pile up there; a
+    // worker process keeps its own, since a test may have removed the
+    // scratch directory, and the file could not be opened again.
+    if (!isMainThread) closeJournal()
   }
 
   /**
