@@ -1,5 +1,5 @@
 import type { SourceLocation } from '../../shared/errors.js'
-import type { LeakEntry } from '../../shared/report.js'
+import type { LeakMetaEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
 import { isUserCode } from '../../shared/own-files.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
@@ -82,8 +82,20 @@ async function settle(all: Tracked[]): Promise<Tracked[]> {
  */
 const FRAME = /(?:\(|at )((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
 
+/** Earlier tests' leaks already reported, by test and line: a loop left running creates one at each turn. */
+const reportedFromEarlier = new Set<string>()
+
+/** A leak from an earlier test (Tracked.from) that was not reported yet at that line. */
+export function firstFromEarlier(entry: Tracked): boolean {
+  if (!entry.from) return false
+  const key = `${entry.from.file}\0${entry.from.name}\0${entry.site}`
+  if (reportedFromEarlier.has(key)) return false
+  reportedFromEarlier.add(key)
+  return true
+}
+
 /** The report entry: where it was created (the first frame in user code), in original coordinates. */
-export function describeLeak(entry: Tracked, root: string): LeakEntry & { hint: string } {
+export function describeLeak(entry: Tracked, root: string): LeakMetaEntry {
   const userLines = userFrames(entry)
   let location: SourceLocation | null = null
   const first = userLines[0] && FRAME.exec(userLines[0].trim())
@@ -98,6 +110,7 @@ export function describeLeak(entry: Tracked, root: string): LeakEntry & { hint: 
     hint: HINTS[entry.type],
     cleanup: entry.cleanup,
     ...(entry.owner === null ? { note: `created while ${entry.running} tests ran concurrently: it cannot be attributed to one of them` } : {}),
+    ...(entry.from ? { startedBy: { file: entry.from.file, test: entry.from.name } } : {}),
   }
 }
 
@@ -106,8 +119,25 @@ export function createdByUser(entry: Tracked): boolean {
   return userFrames(entry).length > 0
 }
 
+const formatted = new WeakMap<Tracked, string>()
+
+/**
+ * The creation stack as Vitest formats an error's (its module runner's
+ * prepareStackTrace maps it to the original source), once, when first needed.
+ */
+function stackOf(entry: Tracked): string {
+  let stack = formatted.get(entry)
+  if (stack === undefined) {
+    const error = new Error('created here')
+    const prepare = Error.prepareStackTrace
+    stack = typeof prepare === 'function' ? String(prepare(error, entry.sites)) : `${error}${entry.sites.map((site) => `\n    at ${site}`).join('')}`
+    formatted.set(entry, stack)
+  }
+  return stack
+}
+
 function userFrames(entry: Tracked): string[] {
-  return (entry.origin.stack ?? '').split('\n').slice(1).filter((line) => {
+  return stackOf(entry).split('\n').slice(1).filter((line) => {
     const match = FRAME.exec(line.trim())
     return !!match && isUserCode(match[1]!)
   })

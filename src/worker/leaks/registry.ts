@@ -5,16 +5,31 @@
  * with async_hooks: an `init` hook gives promises async ids, and then no
  * interrupt is safe (ARCHITECTURE.md, "Facts the code relies on").
  */
+import { captureSites, chainOf, startedBy } from './chain.js'
+
 export type LeakType = 'Timeout' | 'Interval' | 'Immediate' | 'Server' | 'Socket' | 'ChildProcess' | 'Worker' | 'FSWatcher' | 'FileHandle'
+
+/** A test, as a leak entry names it. */
+export interface TestName {
+  file: string
+  name: string
+}
 
 export interface Tracked {
   type: LeakType
-  /** The test (task id) running when it was created; null when several ran concurrently. */
+  /** The test (task id) running when it was created, whose check reports it; null when several ran concurrently. */
   owner: string | null
+  /**
+   * Set when its chain was started by another test, which had ended by then
+   * (a producer loop, a pool's respawn: chain.ts): the test it is reported for.
+   */
+  from: TestName | null
+  /** Where user code created it (chain.ts), to report a leak from an earlier test once per line. */
+  site: string | null
   /** How many tests were running when it was created (more than one: no attribution). */
   running: number
-  /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks. */
-  origin: Error
+  /** The creation stack, formatted (and source-mapped by Vitest) only if it leaks. */
+  sites: NodeJS.CallSite[]
   alive(): boolean
   /**
    * Alive, but its end was asked for (close, end, kill, terminate) and is under
@@ -22,18 +37,19 @@ export interface Tracked {
    * nothing but the test could end (a pending timer): that is a leak at once.
    */
   closing(): boolean
-  /** The watchdog's clean-up of a leaked resource, when it does one. */
-  dispose?(): void
   /** What the clean-up does, for the report. */
   cleanup: string
 }
 
 /** Tests running now, by task id. More than one means test.concurrent. */
 const runningTests = new Set<string>()
+/** Every test that started in this worker, by task id: a resource its chain creates later names it. */
+const names = new Map<string, TestName>()
 const live = new Set<Tracked>()
 
-export function testStarted(id: string): void {
+export function testStarted(id: string, file: string, name: string): void {
   runningTests.add(id)
+  names.set(id, { file, name })
 }
 
 export function testEnded(id: string): void {
@@ -42,11 +58,14 @@ export function testEnded(id: string): void {
 
 const NEVER_CLOSING = () => false
 
-export function track(type: LeakType, alive: () => boolean, cleanup: string, dispose?: () => void, closing: () => boolean = NEVER_CLOSING): Tracked | null {
+export function track(type: LeakType, alive: () => boolean, cleanup: string, closing: () => boolean = NEVER_CLOSING): Tracked | null {
   if (runningTests.size === 0) return null // Created outside any test: a file-level resource, not a test's leak.
-  const origin = new Error('created here')
+  const sites = captureSites(track)
+  const chain = chainOf(sites)
   const owner = runningTests.size === 1 ? [...runningTests][0]! : null
-  const entry: Tracked = { type, owner, running: runningTests.size, origin, alive, closing, cleanup, dispose }
+  const blamed = owner === null ? null : startedBy(chain, owner)
+  const from = blamed === null || blamed === owner ? null : names.get(blamed) ?? null
+  const entry: Tracked = { type, owner, from, site: chain.site, running: runningTests.size, sites, alive, closing, cleanup }
   live.add(entry)
   return entry
 }
