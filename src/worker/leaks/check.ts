@@ -123,9 +123,11 @@ const formatted = new WeakMap<Tracked, string>()
 
 /**
  * The creation stack as Vitest formats an error's (its module runner's
- * prepareStackTrace maps it to the original source), once, when first needed.
+ * prepareStackTrace maps it to the original source), once, when first needed;
+ * or the stack of the error captured with it where Node formats it itself.
  */
 function stackOf(entry: Tracked): string {
+  if (entry.origin) return entry.origin.stack ?? ''
   let stack = formatted.get(entry)
   if (stack === undefined) {
     const error = new Error('created here')

@@ -30,6 +30,12 @@ export interface Tracked {
   running: number
   /** The creation stack, formatted (and source-mapped by Vitest) only if it leaks. */
   sites: NodeJS.CallSite[]
+  /**
+   * Captured too where no prepareStackTrace is installed (the vm pools): Node
+   * then formats, and source-maps, the stack itself, which only an error of
+   * its own capture gets. Null where Vitest's prepareStackTrace formats the sites.
+   */
+  origin: Error | null
   alive(): boolean
   /**
    * Alive, but its end was asked for (close, end, kill, terminate) and is under
@@ -61,11 +67,12 @@ const NEVER_CLOSING = () => false
 export function track(type: LeakType, alive: () => boolean, cleanup: string, closing: () => boolean = NEVER_CLOSING): Tracked | null {
   if (runningTests.size === 0) return null // Created outside any test: a file-level resource, not a test's leak.
   const sites = captureSites(track)
+  const origin = typeof Error.prepareStackTrace === 'function' ? null : new Error('created here')
   const chain = chainOf(sites)
   const owner = runningTests.size === 1 ? [...runningTests][0]! : null
   const blamed = owner === null ? null : startedBy(chain, owner)
   const from = blamed === null || blamed === owner ? null : names.get(blamed) ?? null
-  const entry: Tracked = { type, owner, from, site: chain.site, running: runningTests.size, sites, alive, closing, cleanup }
+  const entry: Tracked = { type, owner, from, site: chain.site, running: runningTests.size, sites, origin, alive, closing, cleanup }
   live.add(entry)
   return entry
 }
