@@ -25,7 +25,11 @@ const CREATION_FRAMES = 32
 const captureStackTrace = Error.captureStackTrace
 const returnSites = (_: Error, sites: NodeJS.CallSite[]) => sites
 
-/** The creation stack as V8's call sites, formatted only if it leaks (check.ts). */
+/**
+ * The creation stack as V8's call sites, formatted only if it leaks
+ * (check.ts); none when the test made Error's settings read-only (the
+ * resource is then formatted from an error of its own, registry.ts).
+ */
 export function captureSites(below: Function): NodeJS.CallSite[] {
   const prepare = Error.prepareStackTrace
   const limit = Error.stackTraceLimit
@@ -36,9 +40,15 @@ export function captureSites(below: Function): NodeJS.CallSite[] {
     captureStackTrace(holder, below)
     const sites = holder.stack
     return Array.isArray(sites) ? (sites as NodeJS.CallSite[]) : []
+  } catch {
+    return []
   } finally {
-    Error.prepareStackTrace = prepare
-    Error.stackTraceLimit = limit
+    try {
+      Error.prepareStackTrace = prepare
+      Error.stackTraceLimit = limit
+    } catch {
+      // Read-only: nothing was changed.
+    }
   }
 }
 

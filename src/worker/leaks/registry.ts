@@ -33,7 +33,8 @@ export interface Tracked {
   /**
    * Captured too where no prepareStackTrace is installed (the vm pools): Node
    * then formats, and source-maps, the stack itself, which only an error of
-   * its own capture gets. Null where Vitest's prepareStackTrace formats the sites.
+   * its own capture gets (and where no sites could be taken). Null where
+   * Vitest's prepareStackTrace formats the sites.
    */
   origin: Error | null
   alive(): boolean
@@ -67,7 +68,7 @@ const NEVER_CLOSING = () => false
 export function track(type: LeakType, alive: () => boolean, cleanup: string, closing: () => boolean = NEVER_CLOSING): Tracked | null {
   if (runningTests.size === 0) return null // Created outside any test: a file-level resource, not a test's leak.
   const sites = captureSites(track)
-  const origin = typeof Error.prepareStackTrace === 'function' ? null : new Error('created here')
+  const origin = typeof Error.prepareStackTrace === 'function' && sites.length > 0 ? null : new Error('created here')
   const chain = chainOf(sites)
   const owner = runningTests.size === 1 ? [...runningTests][0]! : null
   const blamed = owner === null ? null : startedBy(chain, owner)
