@@ -132,7 +132,13 @@ function stackOf(entry: Tracked): string {
   if (stack === undefined) {
     const error = new Error('created here')
     const prepare = Error.prepareStackTrace
-    stack = typeof prepare === 'function' ? String(prepare(error, entry.sites)) : `${error}${entry.sites.map((site) => `\n    at ${site}`).join('')}`
+    const plain = () => `${error}${entry.sites.map((site) => `\n    at ${site}`).join('')}`
+    try {
+      stack = typeof prepare === 'function' ? String(prepare(error, entry.sites)) : plain()
+    } catch {
+      // A prepareStackTrace of the test's own that refuses these sites.
+      stack = plain()
+    }
     formatted.set(entry, stack)
   }
   return stack
