@@ -35,8 +35,8 @@ test.each([
   expect(outcomeOf(run, `leaky.test.ts > ${name}`).status).toBe('passed')
 })
 
-test('a child process is one ChildProcess entry (its pipes folded in), killed when the file finishes', () => {
-  expect(leakOf('leaks a child process')[0]!.cleanup).toBe('killed (with its descendants) when the file finished')
+test('a child process is one ChildProcess entry (its pipes folded in), killed when its worker stops', () => {
+  expect(leakOf('leaks a child process')[0]!.cleanup).toBe('killed (with its descendants) when its worker stops: after its file, or with isolate: false when Vitest stops the worker')
   expect(run.report?.leaks.filter((l) => l.type === 'ChildProcess')).toHaveLength(1)
 })
 

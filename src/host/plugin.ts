@@ -122,7 +122,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       if (!standingDown.has(vitest) && (vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
         standingDown.add(vitest)
         // Stepping through a test must never be cut short; the runner in each worker sees the same setting.
-        vitest.logger.log('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
+        vitest.logger.error('vitest-watchdog: a debugger is enabled (--inspect / --inspect-brk); standing down: no test will be aborted, interrupted or killed in this run.')
       }
       if (resolved.killAfter === undefined && !standingDown.has(vitest)) sayIfNoBudget(vitest, project)
       // A report that could never be written, or whose folder Node would spin making (/proc), fails the run now.

@@ -138,12 +138,16 @@ export class RespawningWorker implements PoolWorker {
     try {
       await child.worker.stop()
     } finally {
+      // A thread's children by mark, listed again now that it stopped: code
+      // still running until then (a pool respawning its processes) may have
+      // spawned more since the first listing.
+      if (!pid) spawned.push(...(child.watch?.target.ownChildren(Date.now()) ?? []))
       child.watch?.dispose()
       // Whatever the tests spawned and left running dies with the worker.
       if (pid) {
         killTree(pid, spawned)
         unregisterWorker(pid)
-      } else for (const childPid of spawned) killTree(childPid)
+      } else for (const childPid of new Set(spawned)) killTree(childPid)
       closeScratch(child)
       removeScratch(child.dir)
     }

@@ -122,6 +122,8 @@ const SafeError = Error
 const ErrorCaptureStackTrace = (Error as { captureStackTrace?: (target: object, below?: AnyFn) => void }).captureStackTrace
 /** The hook and limit in place when the watchdog loaded (Node's, or none). */
 const loadPrepareStackTrace = (Error as { prepareStackTrace?: unknown }).prepareStackTrace
+/** Whether a prepareStackTrace hook was installed when the watchdog loaded (Vitest's module runner installs one; the vm pools do not). */
+export const hasLoadPrepareStackTrace = typeof loadPrepareStackTrace === 'function'
 const loadStackTraceLimit = (Error as { stackTraceLimit?: number }).stackTraceLimit
 /**
  * The watchdog's own stacks keep the limit of load time: a test's 0 must not
@@ -172,6 +174,12 @@ export function ownError(message: string): Error {
   } finally {
     errorCtor.stackTraceLimit = limit
   }
+}
+
+/** Call sites as the hook of load time formats an error's stack (Vitest's maps them to the original source); undefined where there was none. */
+export function formatSites(error: Error, sites: readonly unknown[]): string | undefined {
+  if (typeof loadPrepareStackTrace !== 'function') return undefined
+  return String(ReflectApply(loadPrepareStackTrace as (...args: unknown[]) => unknown, SafeError, [error, sites]))
 }
 
 /** The stack of an error the watchdog made, formatted by the hook of load time, not a test's. */

@@ -39,6 +39,19 @@ export interface LeakReportEntry extends LeakEntry {
   hint: string
   /** The leak failed its test (leaks: 'fail'). */
   failed?: boolean
+  /**
+   * Set when it came from an earlier test (`file`/`test`, whose code started
+   * the chain that created it: a loop or a pool it left running) and was
+   * created after that test ended, while this test ran.
+   */
+  foundDuring?: { file: string; test: string }
+}
+
+/** A leak as the worker sends it in a test's meta: `startedBy` (absolute file, full name) names an earlier test it came from. */
+export interface LeakMetaEntry extends LeakEntry {
+  hint: string
+  failed?: boolean
+  startedBy?: { file: string; test: string }
 }
 
 /** A test in flight when the report was last written: a run killed from outside shows where it was. */

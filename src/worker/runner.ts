@@ -29,10 +29,10 @@ import { Continuations } from './continue-attempts.js'
 import { nameProject } from '../shared/project-name.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan, workerStart } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
-import { createdByUser, describeLeak, leaksOf, unattributedLeaks } from './leaks/check.js'
+import { createdByUser, describeLeak, firstFromEarlier, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
-import { testEnded, testStarted, type Tracked } from './leaks/registry.js'
+import { testEnded, testStarted } from './leaks/registry.js'
 import { fullTestName, retryCount } from '../shared/test-task.js'
 import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
 
@@ -63,7 +63,6 @@ export default class WatchdogRunner extends TestRunner {
   private readonly continuations = new Continuations()
   /** A resumed worker: suites whose beforeAll failed this time, with the error (see wrapHook). */
   private readonly resumedBeforeAllFailures = new Map<string, unknown>()
-  private readonly disposeAtFileEnd: Tracked[] = []
   private readonly defaultTestTimeout: number
   private readonly defaultHookTimeout: number
   /** Set when the worker was started under a debugger: the watchdog leaves Vitest exactly as it is. */
@@ -124,7 +123,7 @@ export default class WatchdogRunner extends TestRunner {
   /** Runs `fn` under the ladder, unless the worker was started under a debugger. */
   private guarded<T>(spec: () => GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> | T | PromiseLike<T> {
     if (this.standDown) return fn()
-    return this.setup().guard.run(this.clampToRunDeadline(spec()), fn)
+    return this.setup().guard.run(this.clampToRunDeadline(spec()), () => awaited(fn))
   }
 
   /**
@@ -280,7 +279,7 @@ export default class WatchdogRunner extends TestRunner {
     }
     const budget = this.budgetOf(test)?.ms ?? null
     journalTest(test, budget, attempts.retries, attempts.repeats)
-    testStarted(test.id)
+    testStarted(test.id, test.file.filepath, fullTestName(test))
     // Sent with the test's "prepare" update: the report's running section says since when.
     ObjectAssign(test.meta, { [STARTED_META_KEY]: DateNow() })
   }
@@ -357,11 +356,12 @@ export default class WatchdogRunner extends TestRunner {
       suite.result.duration = MathMax(suite.result.duration ?? 0, DateNow() - fileStarted)
     }
     if ('filepath' in suite) {
-      // The end of the file: leaked child processes do not outlive it.
-      for (const entry of ArrayPrototypeSplice(this.disposeAtFileEnd, 0)) entry.dispose?.()
+      // Reported now, killed only when the worker stops (the pool worker's stop,
+      // host/respawning-worker.ts): with isolate: false a file's end is not the
+      // worker's, and code still running here (a pool library) would see its
+      // processes die.
       const unattributed = await unattributedLeaks()
       if (unattributed.length > 0) (suite.meta as Record<string, unknown>)[LEAKS_META_KEY] = ArrayPrototypeMap(unattributed, (entry) => describeLeak(entry, this.config.root))
-      for (const entry of unattributed) entry.dispose?.()
     }
     const notRun = 'filepath' in suite ? notRunOf(suite.filepath as string) : undefined
     if (notRun && suite.result) {
@@ -403,11 +403,14 @@ export default class WatchdogRunner extends TestRunner {
       }
       if (mode === 'off') return
       const leaked = ArrayPrototypeFilter(await leaksOf(test.id), createdByUser)
-      if (leaked.length === 0) return
-      ArrayPrototypePush(this.disposeAtFileEnd, ...leaked)
-      const entries = ArrayPrototypeMap(leaked, (entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
-      ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = entries
-      if (mode === 'fail' && test.result) {
+      // What an earlier test's loop or pool created while this one ran is that
+      // test's leak (leaks/chain.ts): reported once per line, failing nothing.
+      const own = ArrayPrototypeFilter(leaked, (entry) => !entry.from)
+      const earlier = ArrayPrototypeFilter(leaked, firstFromEarlier)
+      if (own.length === 0 && earlier.length === 0) return
+      const entries = ArrayPrototypeMap(own, (entry) => ({ ...describeLeak(entry, this.config.root), ...(mode === 'fail' ? { failed: true } : {}) }))
+      ;(test.meta as Record<string, unknown>)[LEAKS_META_KEY] = [...entries, ...ArrayPrototypeMap(earlier, (entry) => describeLeak(entry, this.config.root))]
+      if (mode === 'fail' && entries.length > 0 && test.result) {
         test.result = { ...test.result, state: 'fail', errors: [...(test.result.errors ?? []), leakError(entries, this.config.root)] }
       }
     } finally {
@@ -466,6 +469,15 @@ export default class WatchdogRunner extends TestRunner {
       expire: () => gate?.release(),
     }), () => (gate ? gate.start(fn) : fn()))
   }
+}
+
+/**
+ * Awaits the guarded code, so that V8 puts this frame ("at async awaited")
+ * below the code's own frames after each await too: a resource's creation
+ * stack then shows that a test's own code created it (leaks/chain.ts).
+ */
+async function awaited<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+  return await fn()
 }
 
 function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {

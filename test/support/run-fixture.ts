@@ -22,6 +22,8 @@ export interface FixtureRun {
   code: number | null
   signal: NodeJS.Signals | null
   output: string
+  /** What Vitest wrote to stdout alone (a reporter's output, with `reporters`). */
+  stdout: string
   /** Keyed by "file.test.ts > describe > test". */
   tests: Map<string, TestOutcome>
   report: WatchdogReport | null
@@ -45,6 +47,8 @@ export interface RunOptions {
   reporters?: string[]
   /** Runs while Vitest runs, with its process and the report's path (to signal it mid-run, say). */
   during?: (child: ChildProcess, reportFile: string) => Promise<void>
+  /** Reporter arguments instead of the default reporter and the JSON results file (`tests` is then empty). */
+  reporterArgs?: string[]
 }
 
 /**
@@ -72,7 +76,8 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
   // TMPDIR: the watchdog's scratch directories land in the run's own directory, where leftovers can be seen.
   Object.assign(env, { NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', WATCHDOG_REPORT: reportFile, WATCHDOG_RUN_DIR: dir, TMPDIR: dir }, options.env, { WATCHDOG_TEST_MARK: mark })
   try {
-    const mode = options.command === 'bench' ? ['bench', '--run'] : ['run', ...(options.reporters ?? ['default']).map((reporter) => `--reporter=${reporter}`), '--reporter=json', `--outputFile.json=${resultsFile}`]
+    const reports = options.reporterArgs ?? [...(options.reporters ?? ['default']).map((reporter) => `--reporter=${reporter}`), '--reporter=json', `--outputFile.json=${resultsFile}`]
+    const mode = options.command === 'bench' ? ['bench', '--run'] : ['run', ...reports]
     const child = spawn(process.execPath, [vitestBin, ...mode, ...(options.args ?? []).map((arg) => arg.replaceAll('{dir}', dir))], {
       cwd: root,
       env,
@@ -80,7 +85,11 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk))
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk
+      stdout += chunk
+    })
     child.stderr.on('data', (chunk: Buffer) => (output += chunk))
     const during = options.during?.(child, reportFile)
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
@@ -107,7 +116,7 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
       const path = join(dir, file)
       if (existsSync(path)) kept[file] = readFileSync(path, 'utf8')
     }
-    return { code, signal, output, tests: readResults(resultsFile, root), report: readReport(reportFile), dir, kept }
+    return { code, signal, output, stdout, tests: readResults(resultsFile, root), report: readReport(reportFile), dir, kept }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

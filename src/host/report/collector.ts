@@ -4,7 +4,7 @@ import type { TestCase, TestModule, TestProject } from 'vitest/node'
 import { CRASHED_CODE, STOPPED_CODE } from '../../shared/errors.js'
 import { parseJournal } from '../../shared/journal.js'
 import type { LiveJournal } from '../process-registry.js'
-import type { FinishedEntry, HangEntry, LeakEntry, LeakReportEntry, RunningEntry, WatchdogReport } from '../../shared/report.js'
+import type { FinishedEntry, HangEntry, LeakMetaEntry, LeakReportEntry, RunningEntry, WatchdogReport } from '../../shared/report.js'
 import { LEAKS_META_KEY, STARTED_META_KEY } from '../../shared/report.js'
 import { describeStop, type Stop } from '../../shared/stop.js'
 
@@ -164,10 +164,19 @@ export class RunCollector {
   }
 
   private collectLeaks(project: { project?: string }, id: string, moduleId: string, name: string, meta: object): void {
-    const found = (meta as Record<string, unknown>)[LEAKS_META_KEY] as Array<LeakEntry & { hint: string }> | undefined
+    const found = (meta as Record<string, unknown>)[LEAKS_META_KEY] as LeakMetaEntry[] | undefined
     if (!found || this.leaksSeen.has(id)) return
     this.leaksSeen.add(id)
-    for (const leak of found) this.leaks.push({ ...project, file: this.relative(moduleId), test: name, ...leak })
+    const here = { file: this.relative(moduleId), test: name }
+    for (const { startedBy, ...leak } of found) {
+      if (!startedBy) {
+        this.leaks.push({ ...project, ...here, ...leak })
+        continue
+      }
+      // From an earlier test: reported for that test, saying when it was found.
+      const note = `from an earlier test: created after it ended, while "${here.test}" (${here.file}) ran`
+      this.leaks.push({ ...project, file: this.relative(startedBy.file), test: startedBy.test, ...leak, note: leak.note ? `${leak.note}; ${note}` : note, foundDuring: here })
+    }
     this.changed()
   }
 

@@ -145,7 +145,8 @@ export class WatchdogReporter implements Reporter {
       process.exitCode = 1
     }
     const root = this.vitest.config.root
-    for (const line of summaryLines(run.hangs, run.leaks, (this.files?.paths ?? []).map((path) => relative(root, path) || path))) this.vitest.logger.log(line)
+    // stderr: stdout may be a reporter's output (`--reporter=json > out.json`), which must stay parseable.
+    for (const line of summaryLines(run.hangs, run.leaks, (this.files?.paths ?? []).map((path) => relative(root, path) || path))) this.vitest.logger.error(line)
     // The run is over when its report is on disk (a watch-mode rerun's reader comes next); each write is bounded.
     await this.files?.idle()
   }
@@ -178,7 +179,8 @@ export class WatchdogReporter implements Reporter {
     const modes = new Map([...this.projects.values()].map((p) => [p.project.name, p.leaks]))
     const only = [...modes.values()][0]
     const failing = (leak: LeakReportEntry) => leak.failed === true || (leak.project === undefined ? only : modes.get(leak.project)) === 'fail'
-    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing)) process.stdout.write(line + '\n')
+    // The runner reads workflow commands from stderr as well as stdout; stdout may be a reporter's file.
+    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing)) process.stderr.write(line + '\n')
     if (process.env.GITHUB_STEP_SUMMARY) appendJobSummary(process.env.GITHUB_STEP_SUMMARY, run.hangs, run.leaks)
   }
 }

@@ -1,8 +1,8 @@
 import type { SourceLocation } from '../../shared/errors.js'
-import type { LeakEntry } from '../../shared/report.js'
+import type { LeakMetaEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
 import { isUserCode } from '../../shared/own-files.js'
-import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeSlice, decodeURIComponentOwn, RegExpPrototypeExec, SafeNumber, SafePromise, stackOf, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, StringPrototypeTrim } from '../../shared/intrinsics.js'
+import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypeSlice, formatSites, ownError, WeakMapPrototypeGet, WeakMapPrototypeSet, decodeURIComponentOwn, RegExpPrototypeExec, SafeNumber, SafePromise, stackOf, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, StringPrototypeTrim } from '../../shared/intrinsics.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
@@ -83,8 +83,20 @@ async function settle(all: Tracked[]): Promise<Tracked[]> {
  */
 const FRAME = /(?:\(|at )((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
 
+/** Earlier tests' leaks already reported, by test and line: a loop left running creates one at each turn. */
+const reportedFromEarlier = new Set<string>()
+
+/** A leak from an earlier test (Tracked.from) that was not reported yet at that line. */
+export function firstFromEarlier(entry: Tracked): boolean {
+  if (!entry.from) return false
+  const key = `${entry.from.file}\0${entry.from.name}\0${entry.site}`
+  if (reportedFromEarlier.has(key)) return false
+  reportedFromEarlier.add(key)
+  return true
+}
+
 /** The report entry: where it was created (the first frame in user code), in original coordinates. */
-export function describeLeak(entry: Tracked, root: string): LeakEntry & { hint: string } {
+export function describeLeak(entry: Tracked, root: string): LeakMetaEntry {
   const userLines = userFrames(entry)
   let location: SourceLocation | null = null
   const first = userLines[0] && RegExpPrototypeExec(FRAME, StringPrototypeTrim(userLines[0]))
@@ -99,6 +111,7 @@ export function describeLeak(entry: Tracked, root: string): LeakEntry & { hint: 
     hint: HINTS[entry.type],
     cleanup: entry.cleanup,
     ...(entry.owner === null ? { note: `created while ${entry.running} tests ran concurrently: it cannot be attributed to one of them` } : {}),
+    ...(entry.from ? { startedBy: { file: entry.from.file, test: entry.from.name } } : {}),
   }
 }
 
@@ -107,8 +120,31 @@ export function createdByUser(entry: Tracked): boolean {
   return userFrames(entry).length > 0
 }
 
+const formatted = new WeakMap<Tracked, string>()
+
+/**
+ * The creation stack as Vitest formats an error's (its module runner's
+ * prepareStackTrace maps it to the original source), once, when first needed;
+ * or the stack of the error captured with it where Node formats it itself.
+ */
+function creationStack(entry: Tracked): string {
+  if (entry.origin) return stackOf(entry.origin)
+  let stack = WeakMapPrototypeGet(formatted, entry)
+  if (stack === undefined) {
+    const error = ownError('created here')
+    const plain = () => `Error: created here${ArrayPrototypeJoin(ArrayPrototypeMap(entry.sites, (site) => `\n    at ${site}`), '')}`
+    try {
+      stack = formatSites(error, entry.sites) ?? plain()
+    } catch {
+      stack = plain()
+    }
+    WeakMapPrototypeSet(formatted, entry, stack)
+  }
+  return stack
+}
+
 function userFrames(entry: Tracked): string[] {
-  return ArrayPrototypeFilter(ArrayPrototypeSlice(StringPrototypeSplit(stackOf(entry.origin), '\n'), 1), (line) => {
+  return ArrayPrototypeFilter(ArrayPrototypeSlice(StringPrototypeSplit(creationStack(entry), '\n'), 1), (line) => {
     const match = RegExpPrototypeExec(FRAME, StringPrototypeTrim(line))
     return !!match && isUserCode(match[1]!)
   })

@@ -10,7 +10,6 @@ import { syncBuiltinESMExports } from 'node:module'
 import net from 'node:net'
 import timers from 'node:timers'
 import workerThreads from 'node:worker_threads'
-import { killTree } from '../../shared/process-tree.js'
 import { forget, track, type Tracked } from './registry.js'
 import { ReflectApply } from '../../shared/intrinsics.js'
 
@@ -24,6 +23,12 @@ interface NodeTimer {
 }
 
 const VITEST_LEAVES = 'left to Vitest: it ends when the worker exits after the file'
+/**
+ * Not at the file's end: with isolate: false the worker runs on, and code
+ * there (a pool library) would react to its processes dying. The pool
+ * worker kills what the worker spawned when it stops it.
+ */
+const CHILD_CLEANUP = 'killed (with its descendants) when its worker stops: after its file, or with isolate: false when Vitest stops the worker'
 
 let installed = false
 
@@ -79,7 +84,7 @@ function patchNet(): void {
       if (event === 'listening' || event === 'error' || event === 'close') starting = false
       return ReflectApply(emit as AnyFn, this, [event, ...rest]) as boolean
     }
-    server[TRACKED] = track('Server', () => starting || server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', undefined, () => !starting && !server.listening && connections() > 0)
+    server[TRACKED] = track('Server', () => starting || server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', () => !starting && !server.listening && connections() > 0)
     return ReflectApply(listen as AnyFn, this, args)
   } as typeof listen
   const connect = net.Socket.prototype.connect
@@ -87,7 +92,7 @@ function patchNet(): void {
     const socket = this
     // destroy() sets destroyed at once (done); end() sets writableEnded, and the
     // socket closes once the peer's FIN is in: closing until then.
-    if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES, undefined, () => socket.writableEnded)
+    if (!(socket as NodeTimer)[TRACKED]) (socket as NodeTimer)[TRACKED] = track('Socket', () => !socket.destroyed, VITEST_LEAVES, () => socket.writableEnded)
     return ReflectApply(connect as AnyFn, this, args)
   } as typeof connect
 }
@@ -100,14 +105,10 @@ function patchChildProcess(): void {
     const result = ReflectApply(spawn, this, args)
     const child = this
     if (child.pid) {
-      const pid = child.pid
       const running = () => child.exitCode === null && child.signalCode === null
-      // Killed only while it is still running: once it exited, its pid may be another process's.
       // Closing: Node sets child.killed once kill() delivered a signal (even
       // kill(0), a mere probe: that costs the bound, then it is reported).
-      track('ChildProcess', running, 'killed (with its descendants) when the file finished', () => {
-        if (running()) killTree(pid)
-      }, () => child.killed)
+      track('ChildProcess', running, CHILD_CLEANUP, () => child.killed)
     }
     return result
   }
@@ -124,7 +125,7 @@ function patchWorker(): void {
       super(...args)
       let exited = false
       this.once('exit', () => (exited = true))
-      track('Worker', () => !exited, VITEST_LEAVES, undefined, () => this.#terminating)
+      track('Worker', () => !exited, VITEST_LEAVES, () => this.#terminating)
     }
 
     override terminate(): Promise<number> {
@@ -163,7 +164,7 @@ function patchFs(): void {
       closing = true
       return close()
     }
-    track('FileHandle', () => handle.fd !== -1, VITEST_LEAVES, undefined, () => closing)
+    track('FileHandle', () => handle.fd !== -1, VITEST_LEAVES, () => closing)
     return handle
   }
 }

@@ -5,18 +5,39 @@
  * with async_hooks: an `init` hook gives promises async ids, and then no
  * interrupt is safe (ARCHITECTURE.md, "Facts the code relies on").
  */
-import { ArrayPrototypeFilter, ArrayPrototypePush, ownError, SetPrototypeAdd, SetPrototypeDelete, SetPrototypeGetSize, setValues } from '../../shared/intrinsics.js'
+import { ArrayPrototypeFilter, ArrayPrototypePush, hasLoadPrepareStackTrace, MapPrototypeGet, ownError, MapPrototypeSet, SetPrototypeAdd, SetPrototypeDelete, SetPrototypeGetSize, setValues } from '../../shared/intrinsics.js'
+import { captureSites, chainOf, startedBy } from './chain.js'
 
 export type LeakType = 'Timeout' | 'Interval' | 'Immediate' | 'Server' | 'Socket' | 'ChildProcess' | 'Worker' | 'FSWatcher' | 'FileHandle'
 
+/** A test, as a leak entry names it. */
+export interface TestName {
+  file: string
+  name: string
+}
+
 export interface Tracked {
   type: LeakType
-  /** The test (task id) running when it was created; null when several ran concurrently. */
+  /** The test (task id) running when it was created, whose check reports it; null when several ran concurrently. */
   owner: string | null
+  /**
+   * Set when its chain was started by another test, which had ended by then
+   * (a producer loop, a pool's respawn: chain.ts): the test it is reported for.
+   */
+  from: TestName | null
+  /** Where user code created it (chain.ts), to report a leak from an earlier test once per line. */
+  site: string | null
   /** How many tests were running when it was created (more than one: no attribution). */
   running: number
-  /** Captured at creation; formatted (and source-mapped by Vitest) only if it leaks, with stackOf (shared/intrinsics.ts). */
-  origin: Error
+  /** The creation stack, formatted (and source-mapped by Vitest) only if it leaks. */
+  sites: NodeJS.CallSite[]
+  /**
+   * Captured too where no prepareStackTrace is installed (the vm pools): Node
+   * then formats, and source-maps, the stack itself, which only an error of
+   * its own capture gets (and where no sites could be taken). Null where
+   * Vitest's prepareStackTrace formats the sites.
+   */
+  origin: Error | null
   alive(): boolean
   /**
    * Alive, but its end was asked for (close, end, kill, terminate) and is under
@@ -24,18 +45,19 @@ export interface Tracked {
    * nothing but the test could end (a pending timer): that is a leak at once.
    */
   closing(): boolean
-  /** The watchdog's clean-up of a leaked resource, when it does one. */
-  dispose?(): void
   /** What the clean-up does, for the report. */
   cleanup: string
 }
 
 /** Tests running now, by task id. More than one means test.concurrent. */
 const runningTests = new Set<string>()
+/** Every test that started in this worker, by task id: a resource its chain creates later names it. */
+const names = new Map<string, TestName>()
 const live = new Set<Tracked>()
 
-export function testStarted(id: string): void {
+export function testStarted(id: string, file: string, name: string): void {
   SetPrototypeAdd(runningTests, id)
+  MapPrototypeSet(names, id, { file, name })
 }
 
 export function testEnded(id: string): void {
@@ -44,13 +66,17 @@ export function testEnded(id: string): void {
 
 const NEVER_CLOSING = () => false
 
-export function track(type: LeakType, alive: () => boolean, cleanup: string, dispose?: () => void, closing: () => boolean = NEVER_CLOSING): Tracked | null {
+export function track(type: LeakType, alive: () => boolean, cleanup: string, closing: () => boolean = NEVER_CLOSING): Tracked | null {
   const running = SetPrototypeGetSize(runningTests)
   if (running === 0) return null // Created outside any test: a file-level resource, not a test's leak.
-  // Frames taken under the watchdog's own limit: a test's stackTraceLimit of 0 must not hide where it was created.
-  const origin = ownError('created here')
+  // Sites taken under the watchdog's own hook and limit (chain.ts): a test's stackTraceLimit of 0 must not hide where it was created.
+  const sites = captureSites(track)
+  const origin = hasLoadPrepareStackTrace && sites.length > 0 ? null : ownError('created here')
+  const chain = chainOf(sites)
   const owner = running === 1 ? setValues(runningTests)[0]! : null
-  const entry: Tracked = { type, owner, running, origin, alive, closing, cleanup, dispose }
+  const blamed = owner === null ? null : startedBy(chain, owner)
+  const from = blamed === null || blamed === owner ? null : MapPrototypeGet(names, blamed) ?? null
+  const entry: Tracked = { type, owner, from, site: chain.site, running, sites, origin, alive, closing, cleanup }
   SetPrototypeAdd(live, entry)
   return entry
 }
