@@ -17,6 +17,10 @@ const scenarios = [
   { file: 'atomics-wait.test.ts', test: 'waits on a futex forever', line: 5 },
 ]
 
+test("no line of the inspector the watchdog opened reaches the terminal, on any Node version", () => {
+  expect(run.output).not.toMatch(/Debugger listening|For help, see|Debugger attached|Waiting for the debugger/)
+})
+
 describe.each(scenarios)('$file', ({ file, test: name, line, column }) => {
   test('the hung test fails at stage interrupt, naming the stage, the elapsed time and the budget', () => {
     const outcome = outcomeOf(run, `${file} > ${name}`)

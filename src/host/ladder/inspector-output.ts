@@ -19,7 +19,8 @@ const LISTENING = /^Debugger listening on (ws:\/\/\S+)/
 /** URLs kept as hints: a few cover a test that opens and closes its inspector, or prints a stray line or two. */
 const MAX_SEEN_URLS = 4
 /** The other lines Node prints around an inspector session. */
-const AROUND_A_SESSION = [/^For help, see: https:\/\/nodejs\.org\/en\/docs\/inspector/, /^Debugger attached\./, /^Debugger ending on /, /^Waiting for the debugger to disconnect/]
+// Node 20 points to /en/docs/inspector, Node 22 and later to /learn/getting-started/debugging.
+const AROUND_A_SESSION = [/^For help, see: https:\/\/nodejs\.org\//, /^Debugger attached\./, /^Debugger ending on /, /^Waiting for the debugger to disconnect/]
 
 export class InspectorOutput extends Writable {
   /** Set while the watchdog owns the worker's inspector (from its SIGUSR1 to its close). */
