@@ -1,8 +1,8 @@
 import type { SourceLocation } from '../../shared/errors.js'
 import type { LeakMetaEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
-import { isUserCode } from '../../shared/own-files.js'
-import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypeSlice, formatSites, ownError, WeakMapPrototypeGet, WeakMapPrototypeSet, decodeURIComponentOwn, RegExpPrototypeExec, SafeNumber, SafePromise, stackOf, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, StringPrototypeTrim } from '../../shared/intrinsics.js'
+import { isUserCode, isWatchdogCode } from '../../shared/own-files.js'
+import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypeSlice, formatSites, ownError, WeakMapPrototypeGet, WeakMapPrototypeSet, decodeURIComponentOwn, RegExpPrototypeExec, SafeNumber, SafePromise, stackOf, StringPrototypeIncludes, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, StringPrototypeTrim } from '../../shared/intrinsics.js'
 import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
@@ -81,7 +81,8 @@ async function settle(all: Tracked[]): Promise<Tracked[]> {
  * (or file:// URLs). Anchored on "(" or "at ", so Node's own frames such as
  * "node:internal/deps/undici/undici:2671:3" never pass for a path.
  */
-const FRAME = /(?:\(|at )((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
+// `at file:line:col`, `at async file:line:col` (an anonymous async function awaiting), `at fn (file:line:col)`.
+const FRAME = /(?:\(|at (?:async )?)((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?$/
 
 /** Earlier tests' leaks already reported, by test and line: a loop left running creates one at each turn. */
 const reportedFromEarlier = new Set<string>()
@@ -115,9 +116,31 @@ export function describeLeak(entry: Tracked, root: string): LeakMetaEntry {
   }
 }
 
-/** Only resources created by user code count: Vitest's and Node's own timers are not the test's leaks. */
+/**
+ * Only resources created by user code count: Vitest's and Node's own timers
+ * are not the test's leaks. User code among the synchronous frames; or, where
+ * every synchronous frame is a wrapper of the watchdog's (an API it patched,
+ * resumed after an await: `await open(file)`), the first awaiting frame. What
+ * a library awaited by a test creates inside (fetch's sockets and timers) has
+ * the test only as an awaiting frame below its own: not the test's; nor is
+ * what Node's fetch creates for its pool, whoever called it.
+ */
+const NODE_FETCH = 'node:internal/deps/undici/'
+
 export function createdByUser(entry: Tracked): boolean {
-  return userFrames(entry).length > 0
+  const lines = ArrayPrototypeSlice(StringPrototypeSplit(creationStack(entry), '\n'), 1)
+  let onlyWatchdog = true
+  for (let i = 0; i < lines.length; i++) {
+    const line = StringPrototypeTrim(lines[i]!)
+    const match = RegExpPrototypeExec(FRAME, line)
+    const file = match?.[1]
+    if (StringPrototypeStartsWith(line, 'at async ')) return onlyWatchdog && file !== undefined && isUserCode(file)
+    // Node's own fetch (undici) keeps its connections and their timers in a global pool: Node's, not the test's.
+    if (StringPrototypeIncludes(line, NODE_FETCH)) return false
+    if (file !== undefined && isUserCode(file)) return true
+    if (!isWatchdogCode(file)) onlyWatchdog = false
+  }
+  return false
 }
 
 const formatted = new WeakMap<Tracked, string>()
