@@ -53,11 +53,12 @@ describe('an outputFile whose folder can never be made fails the run at start', 
 // A stop's words say what the main process observed, and apart from it what
 // that usually means; never a guess dressed as the cause.
 describe.each(['forks', 'threads'])('a recursion at the edge of the stack that catches RangeError, on %s', (pool) => {
-  test('is killed as a thread that answered the inspector but did not take the pause, not as one blocked outside JavaScript', async () => {
+  test('is killed as a running thread that does not take the inspector\'s pause (pause-not-taken), not as one blocked outside JavaScript', async () => {
     const run = await runFixture('tamper-stops', { args: [`--pool=${pool}`, 'recursion'] })
     const hang = hangOf(run, 'recursion.test.ts', 'recurses to the stack limit and catches RangeError for ever')
     expect(hang, hang.note).toMatchObject({ stage: 'kill', reason: 'pause-not-taken', location: null })
-    expect(hang.note).toContain('The test thread answered the inspector but did not take the pause within 500ms')
+    // Node 20 answers the inspector there and never pauses; Node 24 does not even accept the session.
+    expect(hang.note).toMatch(/The test thread answered the inspector but did not take the pause within 500ms|The worker's inspector announced itself but did not accept a session within 500ms/)
     // The kernel is asked where it can tell: a worker process's thread.
     if (pool === 'forks') expect(hang.note).toContain('while the kernel reported the thread running (state R).')
     expect(hang.note).toContain('The debugger does not break in JavaScript running near the end of its stack')

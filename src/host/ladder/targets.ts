@@ -219,7 +219,8 @@ export class ProcessTarget implements InspectorTarget {
   async unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }> {
     const step = failed === 'enable' ? 'enable' : this.urlCame ? 'connect' : 'announce'
     const view = await this.kernelView()
-    const reason = step === 'announce' && view.state === 'R' ? 'inspector-unavailable' : 'blocked-outside-js'
+    // Running, yet no session or no answer (Node 24 does not even start a session at the edge of the stack): not blocked.
+    const reason = view.state !== 'R' ? 'blocked-outside-js' : step === 'announce' ? 'inspector-unavailable' : 'pause-not-taken'
     return { reason, observed: { step, bound: boundMs, ...view } }
   }
 
