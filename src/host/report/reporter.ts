@@ -25,6 +25,8 @@ const RUNNING_TICK_MS = 250
 export interface ReportedProject extends GuardedProject {
   outputFile: string | undefined
   leaks: LeakMode
+  /** The user's own includeTaskLocation: the plugin turns it on for the workers (worker/guard.ts culpritOf), not for the output. */
+  taskLocation: boolean
 }
 
 /** One reporter per Vitest instance, however many projects (and watchdog() plugins) it has: one summary per run. */
@@ -125,6 +127,16 @@ export class WatchdogReporter implements Reporter {
 
   onTestModuleQueued(module: TestModule): void {
     this.run?.moduleQueued(module)
+  }
+
+  /** Task locations the user did not ask for are dropped as they arrive, so Vitest prints none ("FAIL a.test.ts > x", as without the plugin). */
+  onTestModuleCollected(module: TestModule): void {
+    if (this.projects.get(module.project)?.taskLocation !== false) return
+    const drop = (task: { location?: unknown; tasks?: unknown[] }): void => {
+      delete task.location
+      for (const child of task.tasks ?? []) drop(child as typeof task)
+    }
+    drop((module as unknown as { task: never }).task)
   }
 
   onTestModuleEnd(module: TestModule): void {
