@@ -182,7 +182,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     const gate = WeakMapPrototypeGet(signals, test)
     await guarded(() => ({
       subject: 'Test',
-      budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: 'the timeout argument of the test' } : { ms: defaultTestTimeout, source: 'Vitest testTimeout' }),
+      budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: "the test's timeout" } : { ms: defaultTestTimeout, source: 'testTimeout' }),
       grace: current().grace,
       root,
       file: test.file.filepath,
@@ -261,7 +261,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   }
 
   function hookSpec(kind: HookKind, suite: Suite, args: unknown[]): BrowserGuardSpec {
-    const fallback = { ms: defaultHookTimeout, source: 'Vitest hookTimeout' }
+    const fallback = { ms: defaultHookTimeout, source: 'hookTimeout' }
     const common = { grace: current().grace, root }
     const test = (args[0] as { task?: Task } | undefined)?.task
     if ((kind === 'beforeEach' || kind === 'afterEach') && test) {

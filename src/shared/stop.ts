@@ -51,7 +51,7 @@ export interface Stop {
   stage: Stage
   reason: StopReason
   killAfter: number
-  /** Where the budget came from: "Vitest testTimeout", "watchdog({ killAfter })", 'meta of test "x" (a.test.ts)'. */
+  /** Where the budget came from: "testTimeout", "the test's timeout", "watchdog({ killAfter })", 'meta of test "x" (a.test.ts)'. */
   budgetSource: string
   grace: number
   elapsedMs: number
