@@ -35,3 +35,45 @@ for (const pool of ['forks', 'threads']) {
     expect(outcomeOf(run, 'timeouts.test.ts > spins past its own timeout').failureMessages).toHaveLength(1)
   })
 }
+
+test('on GitHub Actions, one ::error per stop, at the stuck line or at the test when nothing was running; a stop a retry made up for is no failure', async () => {
+  const run = await runFixture('output', {
+    reporters: ['default', 'github-actions'],
+    env: { GITHUB_ACTIONS: 'true', WATCHDOG_TEST_TIMEOUT: '400', WATCHDOG_FILES: '{github,retry}.test.ts' },
+  })
+  const errors = run.output.split('\n').filter((line) => line.startsWith('::error '))
+  expect(errors, run.output).toHaveLength(2)
+  expect(errors.filter((line) => /github\.test\.ts,.*line=4,col(umn)?=3::/.test(line))).toHaveLength(1)
+  expect(errors.filter((line) => /github\.test\.ts,.*line=7,col(umn)?=1::/.test(line))).toHaveLength(1)
+  expect(hangOf(run, 'github.test.ts', 'spins')).toMatchObject({ stage: 'interrupt', reason: 'interrupted' })
+  expect(hangOf(run, 'github.test.ts', 'waits forever')).toMatchObject({ stage: 'abort', reason: 'never-settled', location: null })
+  // The retried test passed: reported as such, and not counted among the failures.
+  expect(outcomeOf(run, 'retry.test.ts > hangs on the first attempt, passes on the retry').status).toBe('passed')
+  expect(hangOf(run, 'retry.test.ts', 'hangs on the first attempt, passes on the retry')).toMatchObject({ stage: 'interrupt', passedOnRetry: true })
+  expect(run.output).toContain('vitest-watchdog: 2 tests stopped or crashed')
+  expect(run.output).toContain('vitest-watchdog: 1 test stopped, then passed on retry')
+})
+
+test("without Vitest's github-actions reporter, the watchdog's own annotation stands in, at the test's line when nothing was running", async () => {
+  const run = await runFixture('output', { env: { GITHUB_ACTIONS: 'true', WATCHDOG_TEST_TIMEOUT: '400', WATCHDOG_FILES: 'github.test.ts' } })
+  const errors = run.output.split('\n').filter((line) => line.startsWith('::error '))
+  expect(errors, run.output).toHaveLength(2)
+  expect(errors.filter((line) => /github\.test\.ts,line=4,col=3,/.test(line))).toHaveLength(1)
+  expect(errors.filter((line) => /github\.test\.ts,line=7,col=1,/.test(line))).toHaveLength(1)
+})
+
+test('the stop says, in two lines, that the test timed out, what the watchdog did and where, and how to give it more time', async () => {
+  const run = await runFixture('output', { env: { WATCHDOG_TEST_TIMEOUT: '400', WATCHDOG_FILES: 'github.test.ts' } })
+  const [spins] = outcomeOf(run, 'github.test.ts > spins').failureMessages
+  expect(spins?.split('\n').slice(0, 2)).toEqual([
+    'TestStoppedError: Test timed out after 400ms (testTimeout). vitest-watchdog interrupted it at github.test.ts:4:3.',
+    "To give it more time: killAfter(ms) in the test's options, or testTimeout.",
+  ])
+  const [waits] = outcomeOf(run, 'github.test.ts > waits forever').failureMessages
+  expect(waits?.split('\n').slice(0, 2)).toEqual([
+    'TestStoppedError: Test timed out after 400ms (testTimeout). vitest-watchdog ended it: no code was running, it was waiting on a promise that never settled.',
+    "To give it more time: killAfter(ms) in the test's options, or testTimeout.",
+  ])
+  // The whole account (stage, time taken, what was seen) is the report's.
+  expect(hangOf(run, 'github.test.ts', 'spins').note).toMatch(/^Test stopped by vitest-watchdog at stage "interrupt" after \d+ms \(killAfter 400ms, from testTimeout\)\. It was stuck at github\.test\.ts:4:3\./)
+})

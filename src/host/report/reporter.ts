@@ -1,7 +1,7 @@
 import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node'
 import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
-import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
+import type { HangEntry, LeakMode, LeakReportEntry } from '../../shared/report.js'
 import type { Stop } from '../../shared/stop.js'
 import { oneLine } from '../../shared/one-line.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
@@ -190,7 +190,10 @@ export class WatchdogReporter implements Reporter {
     const modes = new Map([...this.projects.values()].map((p) => [p.project.name, p.leaks]))
     const only = [...modes.values()][0]
     const failing = (leak: LeakReportEntry) => leak.failed === true || (leak.project === undefined ? only : modes.get(leak.project)) === 'fail'
-    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing)) process.stdout.write(line + '\n')
+    // Vitest's github-actions reporter (on by default on GitHub Actions) annotates every failed test at its error's first frame.
+    const vitestAnnotates = (this.vitest.config.reporters as unknown[]).some((r) => (Array.isArray(r) ? r[0] : r) === 'github-actions' || (r as { constructor?: { name?: string } } | null)?.constructor?.name === 'GithubActionsReporter')
+    const annotated = (hang: HangEntry) => vitestAnnotates && run.failedWithFrame.has(hang)
+    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing, annotated)) process.stdout.write(line + '\n')
     if (process.env.GITHUB_STEP_SUMMARY) appendJobSummary(process.env.GITHUB_STEP_SUMMARY, run.hangs, run.leaks)
   }
 }
