@@ -59,7 +59,8 @@ describe.each(interrupted)('$file', ({ file, test: name, lines }) => {
     expect(hang).toMatchObject({ file, test: name, stage: 'interrupt', reason: 'interrupted', killAfter: 400, location: stuckWithin(file, lines) })
     expect(hang.elapsedMs).toBeGreaterThanOrEqual(400)
     expect(hang.stack.split('\n')[0]).toMatch(/^TestStoppedError: /)
-    expect(hang.stack.split('\n')[1]).toContain(`/fixtures/browser-interrupt/${file}:${hang.location?.line}:`)
+    // The first frame, below the error's two lines of message.
+    expect(hang.stack.split('\n').find((frame) => frame.trimStart().startsWith('at '))).toContain(`/fixtures/browser-interrupt/${file}:${hang.location?.line}:`)
   })
 
   test('the next test of the file passes in the same page', () => {
