@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { expect, test } from 'vitest'
 import { hangOf, outcomeOf, runFixture } from './support/run-fixture.js'
 
@@ -76,4 +78,16 @@ test('the stop says, in two lines, that the test timed out, what the watchdog di
   ])
   // The whole account (stage, time taken, what was seen) is the report's.
   expect(hangOf(run, 'github.test.ts', 'spins').note).toMatch(/^Test stopped by vitest-watchdog at stage "interrupt" after \d+ms \(killAfter 400ms, from testTimeout\)\. It was stuck at github\.test\.ts:4:3\./)
+})
+
+test("the README's example output is what Vitest prints, without the plugin and with it", async () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8')
+  const example = (name: string) => new RegExp(`<!-- readme-output:${name} -->\\n\`\`\`\\n([^]*?)\`\`\``).exec(readme)?.[1]
+  const env = { WATCHDOG_TEST_TIMEOUT: '1500', WATCHDOG_FILES: 'readme.test.ts' }
+  const [guarded, plain] = await Promise.all([runFixture('output', { env }), runFixture('output', { env: { ...env, WATCHDOG_OFF: '1' } })])
+  for (const [name, run] of [['plain', plain], ['watchdog', guarded]] as const) {
+    const block = example(name)
+    expect(block, name).toBeTruthy()
+    expect(run.output).toContain(block)
+  }
 })
