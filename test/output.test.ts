@@ -7,11 +7,29 @@ import { hangOf, outcomeOf, runFixture } from './support/run-fixture.js'
 function steady(output: string): string {
   return output
     .split('\n')
-    .filter((line) => !/^\s*(Start at|Duration)\s/.test(line))
+    // Vite's own lines about optimizing the page's dependencies (browser mode) come and go with its cache.
+    .filter((line) => !/^\s*(Start at|Duration)\s/.test(line) && !line.includes('[vite]'))
     .join('\n')
     .replace(/\b\d+ms\b/g, '<ms>')
     .replace(/watchdog-test-\w+/g, '<dir>')
 }
+
+test('in a page too, a failing test prints exactly what it prints without the plugin', async () => {
+  const env = { WATCHDOG_BROWSER: '1' }
+  const guarded = await runFixture('output', { env })
+  const plain = await runFixture('output', { env: { ...env, WATCHDOG_OFF: '1' } })
+  expect(guarded.output).toContain('AssertionError: expected 1 to be 2')
+  expect(guarded.output).not.toMatch(/dist\/(worker|browser)|vitest-watchdog/)
+  expect(steady(guarded.output)).toBe(steady(plain.output))
+})
+
+test("a user's own onStackTrace still applies, after the watchdog's frames are dropped", async () => {
+  const env = { WATCHDOG_USER_FILTER: '1' }
+  const [guarded, plain] = await Promise.all([runFixture('output', { env }), runFixture('output', { env: { ...env, WATCHDOG_OFF: '1' } })])
+  expect(guarded.output).not.toContain('failures.test.ts:4:13')
+  expect(guarded.output).not.toMatch(/dist\/(worker|browser)|vitest-watchdog/)
+  expect(steady(guarded.output)).toBe(steady(plain.output))
+})
 
 for (const pool of ['forks', 'threads']) {
   test(`a failing test prints exactly what it prints without the plugin (${pool})`, async () => {
