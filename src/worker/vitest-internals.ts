@@ -61,6 +61,7 @@ const HOOK_TIMEOUT_KEY = Symbol.for('VITEST_CLEANUP_TIMEOUT')
 /** A timer that never fires, for Vitest's own clearTimeout and unref to handle as theirs. */
 const NO_TIMER = ObjectFreeze({ unref: () => NO_TIMER, ref: () => NO_TIMER, hasRef: () => false })
 
+/** Vitest's timers were found and their setTimeout wrapped. */
 let installed = false
 /** Set just before a timed test or hook is called: its wrapper's first timer is not armed. */
 let skipNextTimer = false
@@ -72,9 +73,9 @@ let skipNextTimer = false
  */
 export function takeOverVitestTimers(): void {
   if (installed) return
-  installed = true
   const timers = vitestTimers()
   if (!timers) return
+  installed = true
   const own = timers.setTimeout as (...args: unknown[]) => unknown
   timers.setTimeout = function (this: unknown, ...args: unknown[]) {
     if (!skipNextTimer) return ReflectApply(own, this, args)
