@@ -17,9 +17,9 @@ test('a page blocked outside JavaScript (a synchronous request that never return
   expectStatus(run, 'second.test.ts > runs after the resumed file', 'passed')
   const failure = outcomeOf(run, 'blocked.test.ts > blocks in a synchronous request that never returns').failureMessages
   expect(failure).toHaveLength(1)
-  expect(failure[0]).toMatch(/^TestStoppedError: Test timed out after 400ms \(testTimeout\)\. vitest-watchdog closed the page: /)
-  expect(failure[0]).toContain(KILLED)
+  expect(failure[0]).toMatch(/^TestStoppedError: Test timed out after 400ms \(testTimeout\)\. vitest-watchdog closed the page: it was blocked outside JavaScript\.\n/)
   expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null })
+  expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns').note).toContain(KILLED)
   expect(run.report?.hangs).toHaveLength(1)
   expect(run.report?.finished).toEqual([
     { file: 'blocked.test.ts', test: 'passes first', state: 'passed' },

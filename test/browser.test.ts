@@ -89,7 +89,7 @@ test('the run ends with a failure exit code, a code frame at the stuck line, and
 })
 
 test('GitHub annotations point at the original stuck line, as in Node', () => {
-  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/never-settles\.test\.ts,line=1,col=1,title=vitest-watchdog%3A Test stopped at stage abort::waits on a promise that never settles: stopped at stage "abort" after \d+ms \(killAfter 400ms\) \(no JavaScript was running\)/)
+  expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/never-settles\.test\.ts,line=3,col=\d+,title=vitest-watchdog%3A Test stopped at stage abort::waits on a promise that never settles: stopped at stage "abort" after \d+ms \(killAfter 400ms\) \(no JavaScript was running\)/)
   expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/sync-loop\.test\.ts,line=10,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::spins forever: stopped at stage "interrupt" after/)
   expect(run.output).toMatch(/::error file=fixtures\/browser-interrupt\/hook\.test\.ts,line=5,col=\d+,title=vitest-watchdog%3A Test stopped at stage interrupt::Hook "beforeEach" of test "with a hung beforeEach > never gets to run": stopped at stage "interrupt" after/)
 })
