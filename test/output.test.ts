@@ -56,6 +56,15 @@ for (const pool of ['forks', 'threads']) {
   })
 }
 
+test('in a page too, a timeout passed to one test or hook is its budget, and each stop is reported once', async () => {
+  const run = await runFixture('output', { env: { WATCHDOG_BROWSER: '1', WATCHDOG_FILES: 'timeouts.test.ts' } })
+  expect(run.code).toBe(1)
+  // The hook's 1000 ms, not the page's hookTimeout of 30 s; the lines come from the page's CPU profile (one-line loops).
+  expect(hangOf(run, 'timeouts.test.ts', 'spins past its own timeout')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', killAfter: 1500, location: { line: 4 } })
+  expect(hangOf(run, 'timeouts.test.ts', 'a beforeAll with its own timeout')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', killAfter: 1000, location: { line: 9 } })
+  expect(run.output).not.toMatch(/Unhandled|timed out in \d+ms|Errors\s+\d+ error/)
+})
+
 test('on GitHub Actions, one ::error per stop, at the stuck line or at the test when nothing was running; a stop a retry made up for is no failure', async () => {
   const run = await runFixture('output', {
     reporters: ['default', 'github-actions'],
