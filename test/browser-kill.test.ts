@@ -17,9 +17,9 @@ test('a page blocked outside JavaScript (a synchronous request that never return
   expectStatus(run, 'second.test.ts > runs after the resumed file', 'passed')
   const failure = outcomeOf(run, 'blocked.test.ts > blocks in a synchronous request that never returns').failureMessages
   expect(failure).toHaveLength(1)
-  expect(failure[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)\. /)
-  expect(failure[0]).toContain(KILLED)
+  expect(failure[0]).toMatch(/^TestStoppedError: Test timed out after 400ms \(testTimeout\)\. vitest-watchdog closed the page: it was blocked outside JavaScript\.\n/)
   expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns')).toMatchObject({ stage: 'kill', reason: 'blocked-outside-js', killAfter: 400, location: null })
+  expect(hangOf(run, 'blocked.test.ts', 'blocks in a synchronous request that never returns').note).toContain(KILLED)
   expect(run.report?.hangs).toHaveLength(1)
   expect(run.report?.finished).toEqual([
     { file: 'blocked.test.ts', test: 'passes first', state: 'passed' },
@@ -37,7 +37,7 @@ test('a page blocked while importing a test file is closed: that file fails with
   const run = await runFixture('browser-kill-import')
   expect(run.code).toBe(1)
   expect(run.report?.hangs).toMatchObject([{ file: 'a-blocks-on-import.test.ts', test: '(file)', what: 'Import of "a-blocks-on-import.test.ts"', stage: 'kill', reason: 'blocked-outside-js', killAfter: 500, location: null }])
-  expect(run.output).toMatch(/TestStoppedError: Import of "a-blocks-on-import\.test\.ts" stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 500ms, from watchdog\(\{ importKillAfter \}\)\)\. The page did not answer/)
+  expect(run.output).toMatch(/TestStoppedError: Import of "a-blocks-on-import\.test\.ts" timed out after 500ms \(watchdog\(\{ importKillAfter \}\)\)\. vitest-watchdog closed the page: it was blocked outside JavaScript/)
   expect(run.tests.has('a-blocks-on-import.test.ts > never collected')).toBe(false)
   expectStatus(run, 'b-next-file.test.ts > runs after the killed import', 'passed')
   expect(run.output).not.toContain('Browser connection was closed')
@@ -87,7 +87,7 @@ test('a top-level loop in a browser test file is interrupted at the import budge
   const run = await runFixture('browser-import')
   expect(run.code).toBe(1)
   expect(run.report?.hangs).toMatchObject([{ file: 'a-top-level-loop.test.ts', test: '(file)', what: 'Import of "a-top-level-loop.test.ts"', stage: 'interrupt', reason: 'interrupted', killAfter: 500, location: stuckWithin('a-top-level-loop.test.ts', [4, 5, 6]) }])
-  expect(run.output).toContain('TestStoppedError: Import of "a-top-level-loop.test.ts" stopped by vitest-watchdog at stage "interrupt"')
+  expect(run.output).toContain('TestStoppedError: Import of "a-top-level-loop.test.ts" timed out after')
   expect(run.tests.get('b-next-file.test.ts > runs after the stopped import')?.status).toBe('passed')
 })
 
@@ -108,7 +108,7 @@ test('runTimeout clamps budgets in the page: a spinning test is interrupted at t
   const run = await runFixture('browser-run-deadline')
   expect(run.code).toBe(1)
   expect(hangOf(run, 'spins.test.ts', 'spins past the run deadline')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { file: 'spins.test.ts', line: 4 } })
-  expect(run.tests.get('spins.test.ts > spins past the run deadline')?.failureMessages[0]).toContain('from watchdog({ runTimeout }): the run deadline)')
+  expect(run.tests.get('spins.test.ts > spins past the run deadline')?.failureMessages[0]).toContain('(watchdog({ runTimeout }): the run deadline)')
   expect(run.tests.get('spins.test.ts > would start after the deadline')?.status).toBe('skipped')
   expect(run.output).toContain('vitest-watchdog: the run deadline (runTimeout) passed: tests still running then were stopped, and the tests after them did not run.')
 })

@@ -31,7 +31,7 @@ test('the page code loads from outside the allow list: the tests run, and a spin
 
 test("the printed code frame's caret sits at the reported column", () => {
   const message = outcomeOf(run, 'spin.test.ts > spins forever').failureMessages[0] ?? ''
-  const [, line, column] = /It was stuck at spin\.test\.ts:(\d+):(\d+)\./.exec(message) ?? []
+  const [, line, column] = /interrupted it at spin\.test\.ts:(\d+):(\d+)\./.exec(message) ?? []
   expect(line).toBe('9')
   const lines = run.output.split('\n')
   // The frame's line is `    9|   while (true) n++`, the caret's `     |   ^` under it.

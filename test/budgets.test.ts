@@ -24,7 +24,7 @@ test.each([
 ])('%s: stopped at %ims, and the message says where the budget came from', (name, budget, source) => {
   expect(hangOf(run, file, name)).toMatchObject({ stage: 'abort', killAfter: budget })
   const message = outcomeOf(run, `${file} > ${name}`).failureMessages[0]
-  expect(message).toContain(`(killAfter ${budget}ms, from ${source}`)
+  expect(message).toContain(`timed out after ${budget}ms (${source}`)
 })
 
 test('a busy loop is interrupted at its own budget', () => {

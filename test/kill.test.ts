@@ -14,7 +14,7 @@ describe('execSync of a long sleep', () => {
   test('fails at stage kill, saying why the interrupt could not work', () => {
     const outcome = outcomeOf(run, 'exec-sync.test.ts > blocks in a system call')
     expect(outcome.status).toBe('failed')
-    expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test stopped by vitest-watchdog at stage "kill" after \d+ms \(killAfter 400ms, from Vitest testTimeout\)\./)
+    expect(outcome.failureMessages[0]).toMatch(/^TestStoppedError: Test timed out after 400ms \(testTimeout\)\. vitest-watchdog killed /)
     expect(hangOf(run, 'exec-sync.test.ts', 'blocks in a system call')).toMatchObject({ stage: 'kill', reason: 'child-killed', killAfter: 400, location: null })
   })
 
@@ -38,8 +38,7 @@ test('blocked where killing children cannot help (a FIFO read): the worker is ki
 
 test('a busy loop inside a timer callback is killed (terminating there would crash Node) and its line reported', () => {
   const outcome = outcomeOf(run, 'timer-loop.test.ts > spins inside a timer callback')
-  expect(outcome.failureMessages[0]).toContain('at stage "kill"')
-  expect(outcome.failureMessages[0]).toContain('It was stuck at timer-loop.test.ts:6:7.')
+  expect(outcome.failureMessages[0]).toContain('vitest-watchdog killed the worker: it was spinning inside a timer or I/O callback, stuck at timer-loop.test.ts:6:7; the rest of the file ran in a fresh one.')
   expect(hangOf(run, 'timer-loop.test.ts', 'spins inside a timer callback')).toMatchObject({ stage: 'kill', reason: 'unsafe-async-callback', location: { file: 'timer-loop.test.ts', line: 6, column: 7 } })
   expect(outcomeOf(run, 'timer-loop.test.ts > runs after the timer loop was stopped').status).toBe('passed')
 })
@@ -71,8 +70,8 @@ describe.each([
 })
 
 test('an interrupt and then a kill in one file: each test reported once, in the report too', () => {
-  expect(outcomeOf(run, 'mixed.test.ts > is interrupted first').failureMessages[0]).toContain('at stage "interrupt"')
-  expect(outcomeOf(run, 'mixed.test.ts > is killed next').failureMessages[0]).toContain('at stage "kill"')
+  expect(outcomeOf(run, 'mixed.test.ts > is interrupted first').failureMessages[0]).toContain('vitest-watchdog interrupted it at')
+  expect(outcomeOf(run, 'mixed.test.ts > is killed next').failureMessages[0]).toContain('vitest-watchdog killed')
   expect(outcomeOf(run, 'mixed.test.ts > passes last').status).toBe('passed')
   expect(run.report?.hangs.filter((h) => h.file === 'mixed.test.ts').map((h) => `${h.test}: ${h.stage}`)).toEqual([
     'is interrupted first: interrupt',
@@ -82,7 +81,7 @@ test('an interrupt and then a kill in one file: each test reported once, in the 
 
 test('a blocked beforeAll is killed: its suite fails and its tests are skipped, the file\'s other suites run', () => {
   expect(hangOf(run, 'before-all-blocked.test.ts', 'a suite whose beforeAll blocks')).toMatchObject({ stage: 'kill', killAfter: 400, what: 'Hook "beforeAll" of describe "a suite whose beforeAll blocks"' })
-  expect(run.output).toContain('Hook "beforeAll" of describe "a suite whose beforeAll blocks" stopped by vitest-watchdog at stage "kill"')
+  expect(run.output).toContain('Hook "beforeAll" of describe "a suite whose beforeAll blocks" timed out after')
   expectStatus(run, 'before-all-blocked.test.ts > passes before', 'passed')
   expectStatus(run, 'before-all-blocked.test.ts > a suite whose beforeAll blocks > is skipped: its beforeAll was killed', 'skipped')
   expectStatus(run, 'before-all-blocked.test.ts > another suite > still runs and passes', 'passed')

@@ -22,6 +22,7 @@ import { DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/op
 import { GatedSignal } from '../shared/cancel-gate.js'
 import { nameProject } from '../shared/project-name.js'
 import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
+import { callWithoutVitestTimer, ownTimeoutOf, takeOverVitestTimers } from '../shared/vitest-timers.js'
 import { BrowserGuard, type BrowserGuardSpec } from './guard.js'
 import { PageRecords, PageResume } from './resume.js'
 import { ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeMap, DateNow, JSONParse, JSONStringify, MathMax, ObjectAssign, ObjectKeys, PromisePrototypeThen, StringPrototypeSlice, StringPrototypeStartsWith, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
@@ -182,7 +183,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
     const gate = WeakMapPrototypeGet(signals, test)
     await guarded(() => ({
       subject: 'Test',
-      budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: 'the timeout argument of the test' } : { ms: defaultTestTimeout, source: 'Vitest testTimeout' }),
+      budget: budgetOf(test, test.timeout > 0 ? { ms: test.timeout, source: "the test's timeout" } : { ms: defaultTestTimeout, source: 'testTimeout' }),
       grace: current().grace,
       root,
       file: test.file.filepath,
@@ -191,12 +192,13 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
       definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
-    }), () => (gate ? gate.start(fn) : fn()))
+    }), () => callWithoutVitestTimer(fn, () => (gate ? gate.start(fn) : fn())))
   }
 
   const importFile = runner.importFile.bind(runner)
   runner.importFile = (filepath, source) => {
     current()
+    takeOverVitestTimers()
     if (source !== 'collect') return importFile(filepath, source)
     const file = StringPrototypeStartsWith(filepath, `${root}/`) ? StringPrototypeSlice(filepath, root.length + 1) : filepath
     const budget = importBudget(current())
@@ -253,15 +255,18 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
   }
 
   function wrapHook(kind: HookKind, suite: Suite, hook: AnyFn): AnyFn {
+    // `beforeAll(fn, 2000)`: the hook's own timeout is its budget, as the test's is.
+    const own = ownTimeoutOf(hook)
+    const timeout: Budget | undefined = own !== undefined ? { ms: own, source: "the hook's timeout" } : undefined
     const wrapped = function (this: unknown, ...args: unknown[]) {
-      return guarded(() => hookSpec(kind, suite, args), () => hook.apply(this, args))
+      return guarded(() => hookSpec(kind, suite, args, timeout), () => (timeout ? callWithoutVitestTimer(hook, () => hook.apply(this, args)) : hook.apply(this, args)))
     }
     // Vitest keeps cleanup settings on the hook function itself (symbol keys).
     return ObjectAssign(wrapped, hook)
   }
 
-  function hookSpec(kind: HookKind, suite: Suite, args: unknown[]): BrowserGuardSpec {
-    const fallback = { ms: defaultHookTimeout, source: 'Vitest hookTimeout' }
+  function hookSpec(kind: HookKind, suite: Suite, args: unknown[], own: Budget | undefined): BrowserGuardSpec {
+    const fallback = own ?? { ms: defaultHookTimeout, source: 'hookTimeout' }
     const common = { grace: current().grace, root }
     const test = (args[0] as { task?: Task } | undefined)?.task
     if ((kind === 'beforeEach' || kind === 'afterEach') && test) {

@@ -3,7 +3,7 @@ import type { PoolOptions, TestProject, Vite, Vitest } from 'vitest/node'
 import { WatchdogConfigError, WatchdogMisplacedPluginError } from '../shared/errors.js'
 import { checkDuration, checkLeakMode, PROVIDE_KEY, resolveOptions, type WatchdogOptions, type WorkerSettings } from '../shared/options.js'
 import { oneLine } from '../shared/one-line.js'
-import { checkProjectsFile, ownDir, runnerFile } from '../shared/own-files.js'
+import { checkProjectsFile, isWatchdogCode, ownDir, runnerFile } from '../shared/own-files.js'
 import { isWatchdogPool, POOL_NAMES, type Kind } from '../shared/pools.js'
 import { checkEveryProjectGuarded, guardInlineProjects } from './projects.js'
 import { checkReportPath } from './report/report-file.js'
@@ -128,8 +128,10 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // A report that could never be written, or whose folder Node would spin making (/proc), fails the run now.
       if (resolved.outputFile) checkReportPath(resolve(project.config.root, resolved.outputFile), resolved.outputFile, 'watchdog() plugin options')
       adoptProject(project)
+      hideOwnFrames(vitest.config)
+      hideOwnFrames(project.config)
       checkEveryProjectGuarded(vitest, runnerFile)
-      reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report' })
+      reporterOf(vitest).addProject({ project, settings, runTimeout: resolved.runTimeout, outputFile: resolved.outputFile, leaks: resolved.leaks ?? 'report', taskLocation: userTaskLocation === true })
     },
   }
   return plugin as Vite.Plugin
@@ -199,6 +201,24 @@ function stepAside(project: TestProject, userTaskLocation: unknown): void {
   const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean }
   if (config.runner === runnerFile) config.runner = undefined
   config.includeTaskLocation = userTaskLocation === true
+}
+
+type FrameFilter = (error: never, frame: { file: string }) => boolean | void
+/** The frame filters hideOwnFrames made, so that a config seen twice is wrapped once. */
+const ownFrameFilters = new WeakSet<FrameFilter>()
+
+/**
+ * The runner's wrappers are on every failing test's stack, and plain Vitest
+ * prints no such frames: Vitest's onStackTrace (applied in the main process
+ * to Node and page errors alike) drops them, then asks the user's own.
+ */
+function hideOwnFrames(resolved: object): void {
+  const config = resolved as { onStackTrace?: FrameFilter }
+  const user = config.onStackTrace
+  if (user && ownFrameFilters.has(user)) return
+  const filter: FrameFilter = (error, frame) => (isWatchdogCode(frame.file) ? false : user?.(error, frame))
+  ownFrameFilters.add(filter)
+  config.onStackTrace = filter
 }
 
 /**

@@ -13,12 +13,14 @@ export interface HangEntry {
   elapsedMs: number
   location: SourceLocation | null
   stack: string
-  /** The stop in words, as the test's error says it. */
+  /** The whole account of the stop: its stage, how long it took, what was observed and what that usually means (the test's error says it in short). */
   note?: string
   /** What was stopped when it was not the test body: 'Hook "afterAll" of describe "db"', 'Import of "a.test.ts"'. */
   what?: string
   /** Set when the worker died by itself during the test (a crash, not a stop): how it died. */
   crash?: { signal: string | null; exitCode: number | null }
+  /** Set when a later attempt of the test passed (retry): it was stopped, then passed, and is no failure. */
+  passedOnRetry?: true
 }
 
 /** A resource a test created and left running (the public contract: README, "The JSON report"). */

@@ -7,7 +7,7 @@
  * and `describeStop` is the only place that turns it into words.
  */
 import { relative } from 'node:path'
-import { MathRound } from './intrinsics.js'
+import { MathRound, StringPrototypeStartsWith } from './intrinsics.js'
 import { oneLine } from './one-line.js'
 
 export type Stage = 'abort' | 'interrupt' | 'kill'
@@ -51,7 +51,7 @@ export interface Stop {
   stage: Stage
   reason: StopReason
   killAfter: number
-  /** Where the budget came from: "Vitest testTimeout", "watchdog({ killAfter })", 'meta of test "x" (a.test.ts)'. */
+  /** Where the budget came from: "testTimeout", "the test's timeout", "watchdog({ killAfter })", 'meta of test "x" (a.test.ts)'. */
   budgetSource: string
   grace: number
   elapsedMs: number
@@ -105,7 +105,6 @@ export interface Observation {
   childrenKilled?: number
 }
 
-/** The one place a stop becomes words. `root` makes the location relative. */
 /**
  * Without CDP nothing can look inside a page: at budget + grace the page's
  * own never-settled timer, due then, ends an idle run; a run still going this
@@ -114,17 +113,80 @@ export interface Observation {
 export const NO_CDP_KILL_MARGIN_MS = 1_000
 const NO_CDP_MARGIN_WORDS = `${NO_CDP_KILL_MARGIN_MS / 1_000} s`
 
+/**
+ * The one place a stop becomes the words of a test's error: what a Vitest
+ * user knows (it timed out, after what budget), what the watchdog did and
+ * where the test was stuck, then how to give it more time. What was observed
+ * on the way is the report's (stopDetail). `root` makes the location relative.
+ */
 export function describeStop(stop: Stop, root?: string): string {
-  if (stop.reason === 'crashed') {
-    return `The worker process died during ${oneLine(stop.during ?? 'this test')} (${describeExit(stop.crash)}) after ${MathRound(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
-  }
+  if (stop.reason === 'crashed') return crashText(stop)
   // Subjects and budget sources quote test, describe and file names: one line each, whatever the names hold.
+  const lead = `${oneLine(stop.subject)} timed out after ${stop.killAfter}ms (${oneLine(stop.budgetSource)}).`
+  const at = locationText(stop, root)
+  return `${lead} ${actionText(stop, at)}\n${hintText(stop)}`
+}
+
+/**
+ * The whole account of a stop, for the report's `note`: the stage, the time
+ * it took, what was observed and what that usually means.
+ */
+export function stopDetail(stop: Stop, root?: string): string {
+  if (stop.reason === 'crashed') return crashText(stop)
   const head = `${oneLine(stop.subject)} stopped by vitest-watchdog at stage "${stop.stage}" after ${MathRound(stop.elapsedMs)}ms (killAfter ${stop.killAfter}ms, from ${oneLine(stop.budgetSource)}).`
-  const file = oneLine((stop.location && root ? relative(root, stop.location.file) || stop.location.file : stop.location?.file) ?? '')
-  const where = stop.location ? ` It was stuck at ${file}:${stop.location.line}:${stop.location.column}.` : ''
+  const at = locationText(stop, root)
+  const where = at ? ` It was stuck at ${at}.` : ''
   const concurrent = stop.concurrent && stop.stage === 'interrupt' ? ` ${stop.concurrent} other test(s) were running concurrently in this worker.` : ''
   const resumed = stop.resumed ? ' The rest of the file ran in a fresh worker.' : ''
   return `${head}${where} ${reasonText(stop)}${concurrent}${resumed}`
+}
+
+function crashText(stop: Stop): string {
+  return `The worker process died during ${oneLine(stop.during ?? 'this test')} (${describeExit(stop.crash)}) after ${MathRound(stop.elapsedMs)}ms. vitest-watchdog ran the rest of the file in a fresh worker.`
+}
+
+function locationText(stop: Stop, root: string | undefined): string {
+  if (!stop.location) return ''
+  const file = oneLine((root ? relative(root, stop.location.file) || stop.location.file : stop.location.file) ?? '')
+  return `${file}:${stop.location.line}:${stop.location.column}`
+}
+
+/** What the watchdog did, in a few words, and where the run was stuck. */
+function actionText(stop: Stop, at: string): string {
+  const stuck = at ? `, stuck at ${at}` : ''
+  const resumed = stop.resumed ? '; the rest of the file ran in a fresh one' : ''
+  const ended = stop.inPage ? 'closed the page' : stop.abandoned ? "left its thread behind, unref'd" : 'killed the worker'
+  switch (stop.reason) {
+    case 'settled-after-abort':
+      return stop.hadSignal ? `It settled after vitest-watchdog aborted its signal${stuck}.` : `It settled by itself within the grace period${stuck}.`
+    case 'never-settled':
+      return 'vitest-watchdog ended it: no code was running, it was waiting on a promise that never settled.'
+    case 'interrupted':
+      return at ? `vitest-watchdog interrupted it at ${at}.` : 'vitest-watchdog interrupted its running code.'
+    case 'child-killed':
+      return `vitest-watchdog killed the child process it was waiting on (execSync, spawnSync)${stuck}.`
+    case 'blocked-outside-js':
+      return `vitest-watchdog ${ended}: it was blocked outside JavaScript${stuck}${resumed}.`
+    case 'pause-not-taken':
+      return `vitest-watchdog ${ended}: its JavaScript could not be paused${stuck}${resumed}.`
+    case 'unsafe-async-callback':
+      return `vitest-watchdog ${ended}: it was spinning inside a timer or I/O callback${stuck}${resumed}.`
+    case 'unconfirmed':
+      return `vitest-watchdog ${ended}: its code could not be stopped safely${stuck}${resumed}.`
+    case 'inspector-unavailable':
+      return `vitest-watchdog ${ended}: its code could not be reached to interrupt${stuck}${resumed}.`
+    case 'crashed':
+      return ''
+  }
+}
+
+/** How to give it more time: the setting its budget came from. */
+function hintText(stop: Stop): string {
+  const source = stop.budgetSource
+  if (StringPrototypeStartsWith(source, 'watchdog({ runTimeout })')) return 'The whole run reached its deadline: raise runTimeout in watchdog({ runTimeout }) to give it more time.'
+  if (StringPrototypeStartsWith(stop.subject, 'Import of ')) return 'To give it more time: watchdog({ importKillAfter: ms }).'
+  const setting = source === 'watchdog({ killAfter })' ? 'watchdog({ killAfter })' : StringPrototypeStartsWith(stop.subject, 'Hook ') ? 'hookTimeout' : 'testTimeout'
+  return `To give it more time: killAfter(ms) in the test's options, or ${setting}.`
 }
 
 /** How a worker died, in words: "killed by SIGKILL", "exit code 1". */

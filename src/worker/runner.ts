@@ -29,6 +29,7 @@ import { Continuations } from './continue-attempts.js'
 import { nameProject } from '../shared/project-name.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan, workerStart } from './journal.js'
 import { checkRunnerInternals } from './vitest-internals.js'
+import { callWithoutVitestTimer, ownTimeoutOf, takeOverVitestTimers } from '../shared/vitest-timers.js'
 import { createdByUser, describeLeak, firstFromEarlier, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
@@ -86,7 +87,7 @@ export default class WatchdogRunner extends TestRunner {
       // The watchdog owns the default timeouts: with Vitest's own timers
       // switched off, a test or hook gets the ladder at its budget instead of
       // a plain rejection that leaves its code running. A timeout passed to a
-      // single test or hook still applies as Vitest defines it.
+      // single test or hook is its budget, and Vitest's timer for it is never armed.
       config.testTimeout = 0
       config.hookTimeout = 0
     }
@@ -155,6 +156,7 @@ export default class WatchdogRunner extends TestRunner {
   }
 
   override importFile(filepath: string, source: Parameters<TestRunner['importFile']>[1]): unknown {
+    if (!this.standDown) takeOverVitestTimers()
     if (source !== 'collect') return super.importFile(filepath, source)
     const name = relative(this.config.root, filepath)
     return this.guarded(() => {
@@ -193,11 +195,14 @@ export default class WatchdogRunner extends TestRunner {
   private wrapHook(kind: HookKind, suite: RunnerTestSuite, hook: AnyFn): AnyFn {
     const runner = this
     const suiteLevel = kind === 'beforeAll' || kind === 'afterAll'
+    // `beforeAll(fn, 2000)`: the hook's own timeout is its budget, as the test's is.
+    const own = ownTimeoutOf(hook)
+    const timeout: Budget | undefined = own !== undefined ? { ms: own, source: "the hook's timeout" } : undefined
     const wrapped = function (this: unknown, ...args: unknown[]) {
       const result = runner.guarded(() => {
-        const spec = runner.hookSpec(kind, suite, args)
+        const spec = runner.hookSpec(kind, suite, args, timeout)
         return suiteLevel ? { ...spec, suite: { id: suite.id, hook: kind } } : spec
-      }, () => hook.apply(this, args))
+      }, () => (timeout ? callWithoutVitestTimer(hook, () => hook.apply(this, args)) : hook.apply(this, args)))
       if (kind !== 'beforeAll' || !resumePlan()) return result
       // A resumed worker runs beforeAll again. If it fails this time (it was
       // not meant to run twice), Vitest would mark every test of the suite
@@ -212,8 +217,8 @@ export default class WatchdogRunner extends TestRunner {
     return ObjectAssign(wrapped, hook)
   }
 
-  private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[]): GuardSpec {
-    const hookTimeout = this.hookTimeout()
+  private hookSpec(kind: HookKind, suite: RunnerTestSuite, args: unknown[], own: Budget | undefined): GuardSpec {
+    const hookTimeout = own ?? this.hookTimeout()
     const { settings } = this.setup()
     const subject = `Hook "${kind}"`
     if (kind === 'beforeEach' || kind === 'afterEach') {
@@ -246,7 +251,7 @@ export default class WatchdogRunner extends TestRunner {
   }
 
   private hookTimeout(): Budget {
-    return { ms: this.defaultHookTimeout, source: 'Vitest hookTimeout' }
+    return { ms: this.defaultHookTimeout, source: 'hookTimeout' }
   }
 
   override async onBeforeRunTask(test: RunnerTestCase): Promise<void> {
@@ -444,8 +449,8 @@ export default class WatchdogRunner extends TestRunner {
 
   private resolve(test: RunnerTestCase): Budget {
     const vitestTimeout = test.timeout > 0
-      ? { ms: test.timeout, source: 'the timeout argument of the test' }
-      : { ms: this.defaultTestTimeout, source: 'Vitest testTimeout' }
+      ? { ms: test.timeout, source: "the test's timeout" }
+      : { ms: this.defaultTestTimeout, source: 'testTimeout' }
     return resolveBudget(test, this.setup().settings, vitestTimeout, this.config.tags)
   }
 
@@ -467,7 +472,11 @@ export default class WatchdogRunner extends TestRunner {
       definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
-    }), () => (gate ? gate.start(fn) : fn()))
+    }), () => {
+      const run = () => (gate ? gate.start(fn) : fn())
+      // Standing down, Vitest's own timeouts are left as they are.
+      return this.standDown ? run() : callWithoutVitestTimer(fn, run)
+    })
   }
 }
 

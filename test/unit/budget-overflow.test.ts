@@ -59,12 +59,12 @@ describe("Vitest's timeouts as budgets", () => {
     // Finite: kept; its stages never come (stageTimer).
     [MAX + 1, MAX + 1],
   ])('timeout %s: budget %s ms (0: no stage is armed, as Vitest arms no timer)', (timeout, ms) => {
-    expect(vitestBudget({ ms: timeout, source: 'Vitest testTimeout' })).toEqual({ ms, source: 'Vitest testTimeout' })
+    expect(vitestBudget({ ms: timeout, source: 'testTimeout' })).toEqual({ ms, source: 'testTimeout' })
   })
 
   test("an infinite Vitest timeout is no budget; the plugin's killAfter still wins over it", () => {
-    expect(resolveBudget(aTest, settings(null), { ms: Infinity, source: 'the timeout argument of the test' }, undefined)).toEqual({ ms: 0, source: 'the timeout argument of the test' })
-    expect(resolveBudget(aTest, settings(300), { ms: Infinity, source: 'Vitest testTimeout' }, undefined)).toEqual({ ms: 300, source: 'watchdog({ killAfter })' })
+    expect(resolveBudget(aTest, settings(null), { ms: Infinity, source: "the test's timeout" }, undefined)).toEqual({ ms: 0, source: "the test's timeout" })
+    expect(resolveBudget(aTest, settings(300), { ms: Infinity, source: 'testTimeout' }, undefined)).toEqual({ ms: 300, source: 'watchdog({ killAfter })' })
   })
 })
 

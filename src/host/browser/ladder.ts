@@ -9,7 +9,7 @@ import { relative } from 'node:path'
 import type { BrowserCommand, TestProject } from 'vitest/node'
 import { DONE_COMMAND, MAP_COMMAND, RUN_COMMAND, type BindingMessage, type MappedStack, type RunMessage } from '../../shared/browser-protocol.js'
 import { oneLine } from '../../shared/one-line.js'
-import { describeStop, NO_CDP_KILL_MARGIN_MS, type Stop, type StopReason } from '../../shared/stop.js'
+import { NO_CDP_KILL_MARGIN_MS, stopDetail, type Stop, type StopReason } from '../../shared/stop.js'
 import { stageTimer } from '../../shared/clock.js'
 import { bounded, PageSession, type CdpSession } from './interrupt.js'
 import { pageAnnounced, pageKilled } from './page-respawn.js'
@@ -241,7 +241,7 @@ export class BrowserLadder {
       stack: '',
       inPage: true,
     }
-    vitest.logger.error(`vitest-watchdog: ${oneLine(`${relative(vitest.config.root, run.file)} > ${run.name}`)}: ${describeStop(stop, vitest.config.root)} (${why})`)
+    vitest.logger.error(`vitest-watchdog: ${oneLine(`${relative(vitest.config.root, run.file)} > ${run.name}`)}: ${stopDetail(stop, vitest.config.root)} (${why})`)
     const report = () => this.onHostStop(context.project, run.file, run.name, stop)
     if (!pageKilled(context.sessionId, run, stop, report)) report()
     this.sessions.delete(context.sessionId)

@@ -6,7 +6,10 @@ import { parseJournal } from '../../shared/journal.js'
 import type { LiveJournal } from '../process-registry.js'
 import type { FinishedEntry, HangEntry, LeakMetaEntry, LeakReportEntry, RunningEntry, WatchdogReport } from '../../shared/report.js'
 import { LEAKS_META_KEY, STARTED_META_KEY } from '../../shared/report.js'
-import { describeStop, type Stop } from '../../shared/stop.js'
+import { stopDetail, type Stop } from '../../shared/stop.js'
+
+/** A stack frame line ("    at ..."): Vitest annotates an error at its first one in user code. */
+const FRAME = /\n\s+at /
 
 /** The name a whole file goes by in the report where no test of it is meant (as Vitest's own JSON report does for file errors). */
 const FILE_ENTRY = '(file)'
@@ -26,6 +29,8 @@ interface InFlight {
  */
 export class RunCollector {
   readonly hangs: HangEntry[] = []
+  /** Stops carried by the error of a failed test, suite or file with a frame to point at: Vitest's github-actions reporter annotates those itself. */
+  readonly failedWithFrame = new WeakSet<HangEntry>()
   readonly leaks: LeakReportEntry[] = []
   /**
    * Task ids already in the report. A file resumed after its worker died
@@ -74,7 +79,7 @@ export class RunCollector {
       this.finished.push({ ...project, file: this.relative(testCase.module.moduleId), test: testCase.fullName, state: testCase.result().state })
     }
     this.collectLeaks(project, testCase.id, testCase.module.moduleId, testCase.fullName, testCase.meta())
-    this.collectStops(project, testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors)
+    this.collectStops(project, testCase.id, testCase.module.moduleId, testCase.fullName, testCase.result().errors, testCase.result().state === 'passed')
   }
 
   moduleQueued(module: TestModule): void {
@@ -180,12 +185,13 @@ export class RunCollector {
     this.changed()
   }
 
-  private collectStops(project: { project?: string }, id: string, moduleId: string, name: string, errors: ReadonlyArray<unknown> | undefined): void {
+  /** `passed`: the test passed in the end (a retry), so the stop is no failure of it. */
+  private collectStops(project: { project?: string }, id: string, moduleId: string, name: string, errors: ReadonlyArray<unknown> | undefined, passed = false): void {
     if (this.seen.has(id)) return
     for (const error of errors ?? []) {
       const { code, stop, stack } = error as { code?: string; stop?: Stop; stack?: string }
       if ((code !== STOPPED_CODE && code !== CRASHED_CODE) || !stop?.stage) continue
-      this.hangs.push({
+      const entry: HangEntry = {
         ...project,
         ...(stop.crash ? { crash: stop.crash } : {}),
         ...(stop.subject && stop.subject !== 'Test' ? { what: stop.subject } : {}),
@@ -198,8 +204,11 @@ export class RunCollector {
         location: stop.location ? { ...stop.location, file: this.relative(stop.location.file) } : null,
         // A browser interrupt keeps its original-coordinates frames in stop.stack (error.stack stays in served ones).
         stack: stop.stack || stack || '',
-        note: describeStop(stop, this.root),
-      })
+        note: stopDetail(stop, this.root),
+        ...(passed ? { passedOnRetry: true as const } : {}),
+      }
+      this.hangs.push(entry)
+      if (!passed && FRAME.test(stack ?? '')) this.failedWithFrame.add(entry)
       this.seen.add(id)
       this.changed()
     }
@@ -222,7 +231,7 @@ export class RunCollector {
       elapsedMs: Math.round(stop.elapsedMs),
       location: null,
       stack: '',
-      note: describeStop(stop, this.root),
+      note: stopDetail(stop, this.root),
     })
     this.changed()
   }

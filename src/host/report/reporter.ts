@@ -1,7 +1,7 @@
 import { relative, resolve } from 'node:path'
 import type { Reporter, TestCase, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node'
 import { PROVIDE_KEY, type WorkerSettings } from '../../shared/options.js'
-import type { LeakMode, LeakReportEntry } from '../../shared/report.js'
+import type { HangEntry, LeakMode, LeakReportEntry } from '../../shared/report.js'
 import type { Stop } from '../../shared/stop.js'
 import { oneLine } from '../../shared/one-line.js'
 import { killAllWorkers, liveJournals } from '../process-registry.js'
@@ -25,6 +25,8 @@ const RUNNING_TICK_MS = 250
 export interface ReportedProject extends GuardedProject {
   outputFile: string | undefined
   leaks: LeakMode
+  /** The user's own includeTaskLocation: the plugin turns it on for the workers (worker/guard.ts culpritOf), not for the output. */
+  taskLocation: boolean
 }
 
 /** One reporter per Vitest instance, however many projects (and watchdog() plugins) it has: one summary per run. */
@@ -127,6 +129,16 @@ export class WatchdogReporter implements Reporter {
     this.run?.moduleQueued(module)
   }
 
+  /** Task locations the user did not ask for are dropped as they arrive, so Vitest prints none ("FAIL a.test.ts > x", as without the plugin). */
+  onTestModuleCollected(module: TestModule): void {
+    if (this.projects.get(module.project)?.taskLocation !== false) return
+    const drop = (task: { location?: unknown; tasks?: unknown[] }): void => {
+      delete task.location
+      for (const child of task.tasks ?? []) drop(child as typeof task)
+    }
+    drop((module as unknown as { task: never }).task)
+  }
+
   onTestModuleEnd(module: TestModule): void {
     this.run?.moduleEnd(module)
   }
@@ -180,7 +192,10 @@ export class WatchdogReporter implements Reporter {
     const only = [...modes.values()][0]
     const failing = (leak: LeakReportEntry) => leak.failed === true || (leak.project === undefined ? only : modes.get(leak.project)) === 'fail'
     // The runner reads workflow commands from stderr as well as stdout; stdout may be a reporter's file.
-    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing)) process.stderr.write(line + '\n')
+    // Vitest's github-actions reporter (on by default on GitHub Actions) annotates every failed test at its error's first frame.
+    const vitestAnnotates = (this.vitest.config.reporters as unknown[]).some((r) => (Array.isArray(r) ? r[0] : r) === 'github-actions' || (r as { constructor?: { name?: string } } | null)?.constructor?.name === 'GithubActionsReporter')
+    const annotated = (hang: HangEntry) => vitestAnnotates && run.failedWithFrame.has(hang)
+    for (const line of githubAnnotations(this.vitest.config.root, run.hangs, run.leaks, failing, annotated)) process.stderr.write(line + '\n')
     if (process.env.GITHUB_STEP_SUMMARY) appendJobSummary(process.env.GITHUB_STEP_SUMMARY, run.hangs, run.leaks)
   }
 }

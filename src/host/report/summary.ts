@@ -25,14 +25,23 @@ export function summaryLines(hangs: readonly HangEntry[], leaks: readonly LeakRe
       }
     }
   }
-  if (hangs.length > 0) {
-    const where = reportPaths.length > 0 ? `; report: ${oneLine(reportPaths.join(', '))}` : ''
-    lines.push(`vitest-watchdog: ${hangs.length} test${hangs.length === 1 ? '' : 's'} stopped or crashed${where}`)
-    for (const hang of hangs) {
-      const at = hang.location ? `  at ${oneLine(hang.location.file)}:${hang.location.line}:${hang.location.column}` : ''
-      const what = hang.crash ? `crashed (${hang.crash.signal ?? `exit code ${hang.crash.exitCode}`})` : hang.stage
-      lines.push(`  ${what.padEnd(9)} ${oneLine(`${inProject(hang)}${hang.file} > ${hang.test}`)}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)${at}`)
-    }
+  const where = reportPaths.length > 0 ? `; report: ${oneLine(reportPaths.join(', '))}` : ''
+  const failed = hangs.filter((hang) => !hang.passedOnRetry)
+  const retried = hangs.filter((hang) => hang.passedOnRetry)
+  if (failed.length > 0) {
+    lines.push(`vitest-watchdog: ${failed.length} test${failed.length === 1 ? '' : 's'} stopped or crashed${where}`)
+    for (const hang of failed) lines.push(hangLine(hang))
+  }
+  // A stop a later attempt made up for is no failure: said apart, not counted with them.
+  if (retried.length > 0) {
+    lines.push(`vitest-watchdog: ${retried.length} test${retried.length === 1 ? '' : 's'} stopped, then passed on retry${failed.length > 0 ? '' : where}`)
+    for (const hang of retried) lines.push(hangLine(hang))
   }
   return lines
+}
+
+function hangLine(hang: HangEntry): string {
+  const at = hang.location ? `  at ${oneLine(hang.location.file)}:${hang.location.line}:${hang.location.column}` : ''
+  const what = hang.crash ? `crashed (${hang.crash.signal ?? `exit code ${hang.crash.exitCode}`})` : hang.stage
+  return `  ${what.padEnd(9)} ${oneLine(`${inProject(hang)}${hang.file} > ${hang.test}`)}  after ${hang.elapsedMs}ms (killAfter ${hang.killAfter}ms)${at}`
 }
