@@ -24,6 +24,8 @@ export interface FixtureRun {
   output: string
   /** What Vitest wrote to stdout alone (a reporter's output, with `reporters`). */
   stdout: string
+  /** What Vitest wrote to stderr alone. */
+  stderr: string
   /** Keyed by "file.test.ts > describe > test". */
   tests: Map<string, TestOutcome>
   report: WatchdogReport | null
@@ -90,7 +92,11 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
       output += chunk
       stdout += chunk
     })
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk))
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk
+      stderr += chunk
+    })
     const during = options.during?.(child, reportFile)
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
       const bound = setTimeout(() => {
@@ -116,7 +122,7 @@ export async function runFixture(name: string, options: RunOptions = {}): Promis
       const path = join(dir, file)
       if (existsSync(path)) kept[file] = readFileSync(path, 'utf8')
     }
-    return { code, signal, output, stdout, tests: readResults(resultsFile, root), report: readReport(reportFile), dir, kept }
+    return { code, signal, output, stdout, stderr, tests: readResults(resultsFile, root), report: readReport(reportFile), dir, kept }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
