@@ -31,9 +31,9 @@ function isUser(frame: Frame): boolean {
   return !frame.file.includes('/node_modules/') && !frame.file.includes('/@vite') && !frame.file.includes('__vitest') && !isWatchdogCode(frame.file)
 }
 
-/** V8-format frames in original coordinates, absolute paths. */
+/** V8-format frames in original coordinates, absolute paths; the watchdog's own page code is left out, as Vitest leaves its own out. */
 export function originalStack(project: TestProject, stack: string): string {
-  return framesOf(project, stack).map((f) => `    at ${f.method || '<anonymous>'} (${f.file}:${f.line}:${f.column})`).join('\n')
+  return framesOf(project, stack).filter((f) => !isWatchdogCode(f.file)).map((f) => `    at ${f.method || '<anonymous>'} (${f.file}:${f.line}:${f.column})`).join('\n')
 }
 
 /** The first frame in the user's own code, original coordinates; the file relative to the root when `relativeTo` is given. */
