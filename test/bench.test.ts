@@ -1,8 +1,5 @@
-import { createRequire } from 'node:module'
 import { expect, test } from 'vitest'
-import { runFixture } from './support/run-fixture.js'
-
-const vitestMajor = Number((createRequire(import.meta.url)('vitest/package.json') as { version: string }).version.split('.')[0])
+import { runFixture, vitestMajor } from './support/run-fixture.js'
 
 interface BenchJson {
   files: Array<{ groups: Array<{ benchmarks: Array<{ name: string; hz: number; sampleCount: number }> }> }>

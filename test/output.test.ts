@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
-import { hangOf, outcomeOf, runFixture } from './support/run-fixture.js'
-
-const vitestMajor = Number((createRequire(import.meta.url)('vitest/package.json') as { version: string }).version.split('.')[0])
+import { hangOf, outcomeOf, runFixture, vitestMajor } from './support/run-fixture.js'
 
 /** Vitest's output with what varies from run to run (durations, the clock) taken out. */
 function steady(output: string): string {

@@ -8,6 +8,9 @@ import type { WatchdogReport } from '../../src/index.js'
 import { statFields } from '../../src/shared/process-tree.js'
 
 const repo = resolve(import.meta.dirname, '../..')
+/** The major version of the Vitest under test (4 on the main leg, 5 on the compat leg). */
+export const vitestMajor = Number((createRequire(import.meta.url)('vitest/package.json') as { version: string }).version.split('.')[0])
+
 const vitestBin = join(resolve(createRequire(import.meta.url).resolve('vitest/package.json'), '..'), 'vitest.mjs')
 
 /** A real hang must not hang this suite: a fixture run that outlives this is killed and fails the test. */
