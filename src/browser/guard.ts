@@ -218,11 +218,15 @@ export class BrowserGuard {
   private culpritOf(running: Active[], stuck: { file: string; line: number } | null): Active | null {
     if (!stuck) return null
     let best: Active | null = null
+    let bestLine = 0
     for (let i = 0; i < running.length; i++) {
       const run = running[i]!
-      const at = run.spec.definition
+      const at = run.spec.definition?.()
       if (!at || at.file !== stuck.file || at.line > stuck.line) continue
-      if (!best || at.line > best.spec.definition!.line) best = run
+      if (!best || at.line > bestLine) {
+        best = run
+        bestLine = at.line
+      }
     }
     return best
   }

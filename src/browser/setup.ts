@@ -188,8 +188,7 @@ function install(runner: PageRunner, commands: NonNullable<PageState['commands']
       root,
       file: test.file.filepath,
       name: name(test),
-      definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
-      definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
+      definition: () => (test.location ? { file: test.file.filepath, ...test.location } : undefined),
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
     }), () => callWithoutVitestTimer(fn, () => (gate ? gate.start(fn) : fn())))

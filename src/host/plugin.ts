@@ -49,7 +49,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
   let respawning: typeof import('./respawning-worker.js') | undefined
   const browserLadder = new BrowserLadder((project, file, test, stop) => reporterOf(project.vitest).addHostStop(project, file, test, stop))
   const saidBrowser = new Set<string>()
-  // The user's own includeTaskLocation, given back under `vitest bench` (config() turns it on).
+  // The user's own includeTaskLocation: browser projects have it turned on (browser/guard.ts culpritOf), and the output shows it only if asked.
   let userTaskLocation: unknown
 
   const plugin = {
@@ -81,9 +81,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // Loaded now, for configureVitest: test files import this module for killAfter(),
       // and the pool worker pulls in vitest/node, which has no business in a test worker.
       respawning = await import('./respawning-worker.js')
-      // includeTaskLocation: each test's `test(` line, which tells concurrent
-      // tests apart when one of them is stuck (see worker/guard.ts culpritOf).
-      return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, includeTaskLocation: true, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
+      return { test: { ...globalSetup, runner: runnerFile, provide: { [PROVIDE_KEY]: settings }, server: { deps: { external: [ownDist] } }, browser: { commands: browserLadder.commands() } } } as object
     },
     // The tester frames' HTML, on the browser server: the page code goes in here (browser/tester-html.ts).
     transformIndexHtml(html: string, ctx: { filename?: string; server?: { config?: object } }) {
@@ -93,7 +91,7 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // `vitest bench`: a benchmark has no budget to guard, and Vitest picks its
       // benchmark runner only when test.runner is unset; the plugin steps aside.
       if (isBenchmarkRun(vitest)) {
-        stepAside(project, userTaskLocation)
+        stepAside(project)
         return
       }
       // Each of Vitest's pools (forks by default, threads, vmForks, vmThreads)
@@ -106,6 +104,8 @@ export function watchdog(options?: WatchdogOptions): Vite.Plugin {
       // Under a debugger (--inspect, --inspect-brk) the page is left as it is, as the Node workers are.
       if (browser) {
         if (!(vitest.config.inspector?.enabled || project.config.inspector?.enabled)) {
+          // Each test's `test(` line, which tells concurrent tests apart when one of them is stuck (browser/guard.ts culpritOf).
+          ;(project.config as { includeTaskLocation?: boolean }).includeTaskLocation = true
           setUpBrowserProject(vitest, project, saidBrowser)
           browserLadder.serve(project)
         }
@@ -196,11 +196,10 @@ export function isBenchmarkRun(vitest: Vitest): boolean {
   return (vitest.config as { mode?: string }).mode === 'benchmark'
 }
 
-/** Undoes what config() set that Vitest's benchmark runner would see: the runner, and task locations it did not ask for. */
-function stepAside(project: TestProject, userTaskLocation: unknown): void {
-  const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean }
+/** Undoes what config() set that Vitest's benchmark runner would see: the runner. */
+function stepAside(project: TestProject): void {
+  const config = project.config as unknown as { runner?: string }
   if (config.runner === runnerFile) config.runner = undefined
-  config.includeTaskLocation = userTaskLocation === true
 }
 
 type FrameFilter = (error: never, frame: { file: string }) => boolean | void
@@ -228,10 +227,9 @@ function hideOwnFrames(resolved: object): void {
  * settings reach its workers through provide, at each run's start).
  */
 function adoptProject(project: TestProject): void {
-  const config = project.config as unknown as { runner?: string; includeTaskLocation?: boolean; browser?: { enabled?: boolean }; server?: { deps?: { external?: Array<string | RegExp> } } }
+  const config = project.config as unknown as { runner?: string; browser?: { enabled?: boolean }; server?: { deps?: { external?: Array<string | RegExp> } } }
   if (config.runner !== undefined || config.browser?.enabled) return
   config.runner = runnerFile
-  config.includeTaskLocation = true
   const deps = config.server?.deps
   if (deps) deps.external = [...(deps.external ?? []), ownDist]
 }

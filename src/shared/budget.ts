@@ -27,10 +27,11 @@ export interface GuardSpecBase {
   /** Who is running, for the main process. */
   file: string
   name: string
-  /** A stack line pointing at the definition, for stops with no stuck frame. */
-  definedAt?: string
-  /** Where the test is defined (its `test(` line): tells concurrent tests apart when one of them is stuck. */
-  definition?: { file: string; line: number }
+  /**
+   * Where the test is defined (its `test(` line), read only when a stop needs
+   * it: it tells concurrent tests apart, and stands in for a stuck frame.
+   */
+  definition?: () => SourceLocation | undefined
   /** The abort stage: abort what the guarded code listens to. Absent: there is nothing to abort. */
   abort?: (reason: TestStoppedError) => void
   /** Called when the abort stage expires on an idle thread, before the guard gives up on the run. */
@@ -43,6 +44,7 @@ export interface GuardSpecBase {
  * the interrupt saw it; otherwise the definition's line stands in.
  */
 export function stoppedError(spec: GuardSpecBase, began: number, stage: Stage, reason: StopReason, found: { location: SourceLocation | null; stack: string } | undefined, extra: Partial<Stop> = {}): TestStoppedError {
+  const defined = found?.stack ? undefined : spec.definition?.()
   return new TestStoppedError({
     subject: spec.subject,
     stage,
@@ -52,7 +54,7 @@ export function stoppedError(spec: GuardSpecBase, began: number, stage: Stage, r
     grace: spec.grace,
     elapsedMs: absoluteNow() - began,
     location: found?.location ?? null,
-    stack: found?.stack || spec.definedAt || '',
+    stack: found?.stack || (defined ? `    at ${defined.file}:${defined.line}:${defined.column}` : ''),
     hadSignal: !!spec.abort,
     ...extra,
   }, spec.root)

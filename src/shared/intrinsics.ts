@@ -157,18 +157,18 @@ function withOwnStackTraces<T>(fn: () => T): T {
  * are taken now under the watchdog's limit, and formatted only when read,
  * through stackOf. Cheap: no formatting here.
  */
-export function ownError(message: string): Error {
+export function ownError(message: string, frames = OWN_STACK_TRACE_LIMIT): Error {
   const errorCtor = SafeError as { stackTraceLimit?: number }
   const limit = errorCtor.stackTraceLimit
   try {
     if (!ErrorCaptureStackTrace) {
-      errorCtor.stackTraceLimit = OWN_STACK_TRACE_LIMIT
+      errorCtor.stackTraceLimit = frames
       return new SafeError(message)
     }
     // No frames twice: the constructor takes none, captureStackTrace takes them from the caller on.
     errorCtor.stackTraceLimit = 0
     const error = new SafeError(message)
-    errorCtor.stackTraceLimit = OWN_STACK_TRACE_LIMIT
+    errorCtor.stackTraceLimit = frames
     ErrorCaptureStackTrace(error, ownError)
     return error
   } finally {
@@ -180,6 +180,30 @@ export function ownError(message: string): Error {
 export function formatSites(error: Error, sites: readonly unknown[]): string | undefined {
   if (typeof loadPrepareStackTrace !== 'function') return undefined
   return String(ReflectApply(loadPrepareStackTrace as (...args: unknown[]) => unknown, SafeError, [error, sites]))
+}
+
+/** A V8 call site, as `Error.prepareStackTrace` receives it. */
+export interface CallSite {
+  getFileName(): string | null | undefined
+  getFunctionName(): string | null
+  getLineNumber(): number | null
+  getColumnNumber(): number | null
+}
+
+/**
+ * The call sites of an error the watchdog made, unformatted (generated-code
+ * positions); a string where this realm's hook was not the one applied.
+ */
+export function sitesOf(error: Error): readonly CallSite[] | string {
+  const errorCtor = SafeError as { prepareStackTrace?: unknown }
+  const hook = errorCtor.prepareStackTrace
+  errorCtor.prepareStackTrace = (_: unknown, sites: readonly CallSite[]) => sites
+  try {
+    const stack: unknown = error.stack
+    return typeof stack === 'string' || ArrayIsArray(stack) ? (stack as readonly CallSite[] | string) : ''
+  } finally {
+    errorCtor.prepareStackTrace = hook
+  }
 }
 
 /** The stack of an error the watchdog made, formatted by the hook of load time, not a test's. */

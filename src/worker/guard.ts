@@ -17,7 +17,7 @@ import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
-import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeSome, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeMap, ArrayPrototypeSome, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
 import { append, flush, hostNotes } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
@@ -273,16 +273,16 @@ export class Guard {
   private culpritOf(userFrames: SourceLocation[]): Active | null {
     if (MapPrototypeGetSize(this.active) < 2) return null
     const runs = mapValues(this.active)
+    const definitions = ArrayPrototypeMap(runs, (run) => (run.outcome ? undefined : run.spec.definition?.()))
     for (let f = 0; f < userFrames.length; f++) {
       const frame = userFrames[f]!
-      let best: Active | null = null
+      let best = -1
       for (let r = 0; r < runs.length; r++) {
-        const run = runs[r]!
-        const at = run.spec.definition
-        if (!at || at.file !== frame.file || at.line > frame.line || run.outcome) continue
-        if (!best || at.line > best.spec.definition!.line) best = run
+        const at = definitions[r]
+        if (!at || at.file !== frame.file || at.line > frame.line) continue
+        if (best < 0 || at.line > definitions[best]!.line) best = r
       }
-      if (best) return best
+      if (best >= 0) return runs[best]!
     }
     return null
   }

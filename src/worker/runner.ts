@@ -25,6 +25,7 @@ import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
 import { GatedSignal } from '../shared/cancel-gate.js'
 import { Guard, type GuardSpec } from './guard.js'
+import { definitionOf, noteDefinition } from './definition.js'
 import { Continuations } from './continue-attempts.js'
 import { nameProject } from '../shared/project-name.js'
 import { closeJournal, journalResult, journalTest, journalTry, notRunOf, restoredResult, resumePlan, workerStart } from './journal.js'
@@ -146,6 +147,7 @@ export default class WatchdogRunner extends TestRunner {
   override extendTaskContext(context: TestContext): TestContext {
     const extended = super.extendTaskContext(context)
     if (this.standDown) return extended
+    noteDefinition(extended.task)
     // Vitest keeps the controller of `context.signal` private; a signal that
     // follows both Vitest's and ours lets the abort stage use the test's own
     // signal, which Vitest already turns into a rejection of the test.
@@ -468,8 +470,7 @@ export default class WatchdogRunner extends TestRunner {
     const gate = WeakMapPrototypeGet(this.signals, test)
     await this.guarded(() => ({
       ...this.testSpec(test, 'Test', this.resolve(test)),
-      definedAt: test.location ? `    at ${test.file.filepath}:${test.location.line}:${test.location.column}` : undefined,
-      definition: test.location ? { file: test.file.filepath, line: test.location.line } : undefined,
+      definition: () => definitionOf(test),
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
     }), () => {

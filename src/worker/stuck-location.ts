@@ -37,7 +37,8 @@ function toPath(url: string): string {
   return url
 }
 
-function mapFrame(frame: RawFrame): MappedFrame {
+/** A frame of generated code, in the original source where a source map says so (1-based). */
+export function mapFrame(frame: RawFrame): MappedFrame {
   const file = toPath(frame.url)
   const map = isAbsolute(file) ? sourceMapFor(file) : null
   if (map) {

@@ -25,7 +25,7 @@ const RUNNING_TICK_MS = 250
 export interface ReportedProject extends GuardedProject {
   outputFile: string | undefined
   leaks: LeakMode
-  /** The user's own includeTaskLocation: the plugin turns it on for the workers (worker/guard.ts culpritOf), not for the output. */
+  /** The user's own includeTaskLocation: the plugin turns it on in browser projects (browser/guard.ts culpritOf), not for the output. */
   taskLocation: boolean
 }
 
