@@ -28,4 +28,12 @@ describe.each(['forks', 'threads'])('pool %s', (pool) => {
     expect(hangOf(run, 'two-spinners.test.ts', 's2 spins after one turn of the event loop')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { line: 7 } })
     expect(run.report?.hangs).toHaveLength(2)
   })
+
+  test('tests defined through test.extend, describe.concurrent and .each: the stop goes to the one whose code spins', async () => {
+    const run = await runFixture('concurrent', { args: [`--pool=${pool}`, 'chains'] })
+    expect(hangOf(run, 'chains.test.ts', 'chained > c2 spins after one await')).toMatchObject({ stage: 'interrupt', reason: 'interrupted', location: { line: 17 } })
+    expectStatus(run, 'chains.test.ts > chained > c1 waits', 'passed')
+    expectStatus(run, 'chains.test.ts > chained > c3 lets c1 finish', 'passed')
+    expect(run.report?.hangs).toHaveLength(1)
+  })
 })
