@@ -28,6 +28,8 @@ export const ReflectApply = ReflectApplyOwn
 // JSON: the journal, the resume plan, what the page sends the main process.
 export const JSONStringify = JSON.stringify
 export const JSONParse = JSON.parse
+/** The JSON object of load time, for library code the watchdog calls that reads the global (see withLoadJSON). */
+const SafeJSON = JSON
 
 // Object
 export const ObjectAssign = Object.assign
@@ -180,6 +182,25 @@ export function ownError(message: string, frames = OWN_STACK_TRACE_LIMIT): Error
 export function formatSites(error: Error, sites: readonly unknown[]): string | undefined {
   if (typeof loadPrepareStackTrace !== 'function') return undefined
   return String(ReflectApply(loadPrepareStackTrace as (...args: unknown[]) => unknown, SafeError, [error, sites]))
+}
+
+/**
+ * Runs `fn` (library code that calls the global `JSON.parse`, such as Vite's
+ * source-map decoding) with the JSON of load time: a test may have mocked it.
+ */
+export function withLoadJSON<T>(fn: () => T): T {
+  const global = globalThis as { JSON: typeof JSON }
+  const current = global.JSON
+  if (current === SafeJSON && current.parse === JSONParse) return fn()
+  const parse = SafeJSON.parse
+  global.JSON = SafeJSON
+  SafeJSON.parse = JSONParse
+  try {
+    return fn()
+  } finally {
+    SafeJSON.parse = parse
+    global.JSON = current
+  }
 }
 
 /** A V8 call site, as `Error.prepareStackTrace` receives it. */

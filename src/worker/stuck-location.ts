@@ -5,7 +5,7 @@ import type { RawFrame } from '../shared/endpoint.js'
 import { isUserCode, isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation } from '../shared/stop.js'
 import { evaluatedModules } from './vitest-internals.js'
-import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeJoin, ArrayPrototypeMap, MapPrototypeGet, MapPrototypeHas, MapPrototypeSet, StringPrototypeStartsWith } from '../shared/intrinsics.js'
+import { withLoadJSON, ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeJoin, ArrayPrototypeMap, MapPrototypeGet, MapPrototypeHas, MapPrototypeSet, StringPrototypeStartsWith } from '../shared/intrinsics.js'
 
 interface MappedFrame extends SourceLocation {
   functionName: string
@@ -17,7 +17,8 @@ function sourceMapFor(file: string): SourceMap | null {
   if (MapPrototypeHas(mapCache, file)) return MapPrototypeGet(mapCache, file)!
   let map: SourceMap | null = null
   try {
-    const found = evaluatedModules()?.getModuleSourceMapById(file)
+    // Decoding reads the global JSON.parse, which the stuck test may have mocked.
+    const found = withLoadJSON(() => evaluatedModules()?.getModuleSourceMapById(file))
     if (found?.map) map = new SourceMap(found.map as ConstructorParameters<typeof SourceMap>[0])
   } catch {
     map = null
