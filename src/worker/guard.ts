@@ -18,7 +18,7 @@ import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
 import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeMap, ArrayPrototypeSome, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
-import { append, flush, hostNotes } from './journal.js'
+import { append, flush, hostNotes, journalDone, journalRun } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
 /**
@@ -111,8 +111,7 @@ export class Guard {
     MapPrototypeSet(this.active, me.seq, me)
     // Written before the code starts: a thread that spins from the first
     // line can tell no one anything after this.
-    append({
-      kind: 'run',
+    journalRun({
       seq: me.seq,
       at: DateNow(),
       budget: spec.budget.ms,
@@ -122,9 +121,10 @@ export class Guard {
       file: spec.file,
       name: spec.name,
       hadSignal: !!spec.abort,
-      ...(spec.test ? { test: spec.test } : {}),
-      ...(spec.suite ? { suite: spec.suite.id, hook: spec.suite.hook } : {}),
-    }, true)
+      test: spec.test || undefined,
+      suite: spec.suite?.id,
+      hook: spec.suite?.hook,
+    })
     this.arm(me)
 
     // Termination unwinds the running task's stack and drops every pending
@@ -144,7 +144,7 @@ export class Guard {
     if (me.claim) realClearTimeout(me.claim.fallback)
     MapPrototypeDelete(this.active, me.seq)
     if (this.pastBudget(me) && !this.anyPastBudget()) this.closeInspector()
-    append({ kind: 'done', seq: me.seq })
+    journalDone(me.seq)
 
     if (outcome.kind === 'expired') {
       spec.expire?.()
