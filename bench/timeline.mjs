@@ -99,7 +99,14 @@ async function main() {
       mkdirSync(out)
       const r = await runVitest({ cwd: dir, config: v.config, env: { ...(v.env ?? {}), NODE_OPTIONS: `--import=${PRELOAD}`, TIMELINE_DIR: out } })
       if (r.code !== 0) throw new Error(`${v.name} failed:\n${r.output}`)
-      const records = readdirSync(out).map((f) => JSON.parse(readFileSync(join(out, f), 'utf8')))
+      // A process killed while writing its record (Vitest ends workers with a signal) leaves it empty or cut.
+      const records = readdirSync(out).flatMap((f) => {
+        try {
+          return [JSON.parse(readFileSync(join(out, f), 'utf8'))]
+        } catch {
+          return []
+        }
+      })
       const mainRecord = records.find((r) => r.role === 'main')
       for (const worker of records.filter((r) => r.role === 'worker')) {
         const steps = workerSteps(mainRecord, worker)

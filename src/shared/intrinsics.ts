@@ -114,7 +114,9 @@ export const decodeURIComponentOwn = decodeURIComponent
 
 // Number, Math, Date
 export const SafeNumber = Number
+export const NumberIsFinite = Number.isFinite
 export const MathMax = Math.max
+export const MathMin = Math.min
 export const MathRound = Math.round
 /** Epoch ms of load time's Date.now: fake timers replace `Date`, and journal times must be real. */
 export const DateNow = Date.now

@@ -16,9 +16,9 @@ import type { SuiteHookKind } from '../shared/journal.js'
 import { isWatchdogCode } from '../shared/own-files.js'
 import type { SourceLocation, Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
-import { absoluteNow, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
-import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeMap, ArrayPrototypeSome, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
-import { append, flush, hostNotes } from './journal.js'
+import { absoluteNow, fitsTimer, realClearTimeout, realSetImmediate, stageTimer, unrefTimer } from '../shared/clock.js'
+import { MathMin, ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypeMap, ArrayPrototypeSome, ArrayPrototypeIncludes, ArrayPrototypeJoin, DateNow, MapPrototypeDelete, MapPrototypeGet, MapPrototypeGetSize, MapPrototypeSet, mapValues, PromisePrototypeThen, SafePromise, SetPrototypeAdd, SetPrototypeHas } from '../shared/intrinsics.js'
+import { append, flush, hostNotes, journalDone, journalRun } from './journal.js'
 import { stuckLocation } from './stuck-location.js'
 
 /**
@@ -62,14 +62,33 @@ interface Active {
   claim: Claim | null
   /** The abort stage began (its signal was aborted). */
   aborted: boolean
-  abortTimer?: ReturnType<typeof setTimeout>
-  expireTimer?: ReturnType<typeof setTimeout>
+  /** When its abort stage and its end are due (absoluteNow); Infinity: not armed, or never comes. */
+  abortAt: number
+  expireAt: number
 }
 
 let sequence = 0
 
+/**
+ * The guarded code, after a macrotask boundary (see Guard.run), awaited: V8
+ * puts this frame ("at async awaited") below the code's own frames after each
+ * await too, so a resource's creation stack shows that a test's own code
+ * created it (leaks/chain.ts). `await` on a native promise calls no `then` a test replaced.
+ */
+async function awaited<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+  await new SafePromise<void>((r) => realSetImmediate(r))
+  return await fn()
+}
+
 export class Guard {
   private readonly active = new Map<number, Active>()
+  /**
+   * One timer for every run's stages: due at the earliest stage of the active
+   * runs, set again only when an earlier one appears or when it fires.
+   * Sequential tests of one budget then set one timer per budget, not two per test.
+   */
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private timerAt = Infinity
   /**
    * `closeInspector` closes the worker's inspector on its next turn (the
    * endpoint's). From its budget on, a run may have had the main process open
@@ -102,6 +121,8 @@ export class Guard {
       outcome: undefined,
       claim: null,
       aborted: false,
+      abortAt: Infinity,
+      expireAt: Infinity,
       finish: (outcome) => {
         if (me.outcome || (me.claim && outcome.kind !== 'verdict')) return
         me.outcome = outcome
@@ -111,8 +132,7 @@ export class Guard {
     MapPrototypeSet(this.active, me.seq, me)
     // Written before the code starts: a thread that spins from the first
     // line can tell no one anything after this.
-    append({
-      kind: 'run',
+    journalRun({
       seq: me.seq,
       at: DateNow(),
       budget: spec.budget.ms,
@@ -122,9 +142,10 @@ export class Guard {
       file: spec.file,
       name: spec.name,
       hadSignal: !!spec.abort,
-      ...(spec.test ? { test: spec.test } : {}),
-      ...(spec.suite ? { suite: spec.suite.id, hook: spec.suite.hook } : {}),
-    }, true)
+      test: spec.test || undefined,
+      suite: spec.suite?.id,
+      hook: spec.suite?.hook,
+    })
     this.arm(me)
 
     // Termination unwinds the running task's stack and drops every pending
@@ -133,7 +154,7 @@ export class Guard {
     // update it sends right before a hook), in a fresh microtask (the runner's
     // own frames are not on the stack, and no async resource is current, which
     // keeps termination safe).
-    const body = PromisePrototypeThen(new SafePromise<void>((r) => realSetImmediate(r)), fn)
+    const body = awaited(fn)
     PromisePrototypeThen(
       body,
       (value) => me.finish({ kind: 'settled', ok: true, value }),
@@ -144,7 +165,7 @@ export class Guard {
     if (me.claim) realClearTimeout(me.claim.fallback)
     MapPrototypeDelete(this.active, me.seq)
     if (this.pastBudget(me) && !this.anyPastBudget()) this.closeInspector()
-    append({ kind: 'done', seq: me.seq })
+    journalDone(me.seq)
 
     if (outcome.kind === 'expired') {
       spec.expire?.()
@@ -169,18 +190,58 @@ export class Guard {
   private arm(me: Active): void {
     const { budget, grace } = me.spec
     me.clockAt = absoluteNow()
+    me.abortAt = Infinity
+    me.expireAt = Infinity
     if (budget.ms === 0) return
-    me.abortTimer = stageTimer(() => {
-      if (me.outcome || me.claim || me.aborted) return
-      me.aborted = true
-      me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
-    }, budget.ms)
-    me.expireTimer = stageTimer(() => me.finish({ kind: 'expired' }), budget.ms + grace)
+    if (fitsTimer(budget.ms)) me.abortAt = me.clockAt + budget.ms
+    if (fitsTimer(budget.ms + grace)) me.expireAt = me.clockAt + budget.ms + grace
+    this.schedule(MathMin(me.abortAt, me.expireAt))
   }
 
   private disarm(me: Active): void {
-    if (me.abortTimer) realClearTimeout(me.abortTimer)
-    if (me.expireTimer) realClearTimeout(me.expireTimer)
+    // The shared timer stays: when it fires it finds nothing due, or another run's stage.
+    me.abortAt = Infinity
+    me.expireAt = Infinity
+  }
+
+  /** The shared timer is due at `at` or earlier. */
+  private schedule(at: number): void {
+    if (at >= this.timerAt) return
+    if (this.timer) realClearTimeout(this.timer)
+    this.timerAt = at
+    // Every stage armed fits a timer from its run's start (arm), so from now too.
+    this.timer = stageTimer(() => this.stagesDue(), at - absoluteNow())
+  }
+
+  /** The shared timer fired: each run's stages that are due, in order; then the timer for the next. */
+  private stagesDue(): void {
+    this.timer = undefined
+    this.timerAt = Infinity
+    const runs = mapValues(this.active)
+    try {
+      const now = absoluteNow()
+      for (let i = 0; i < runs.length; i++) {
+        const me = runs[i]!
+        if (me.abortAt <= now) {
+          me.abortAt = Infinity
+          if (!me.outcome && !me.claim && !me.aborted) {
+            me.aborted = true
+            me.spec.abort?.(this.stopped(me, 'abort', 'settled-after-abort'))
+            // Its end, if due too, comes on a later turn: what the abort set off settles first, as with a timer of its own.
+            continue
+          }
+        }
+        if (me.expireAt <= now) {
+          me.expireAt = Infinity
+          me.finish({ kind: 'expired' })
+        }
+      }
+    } finally {
+      // A timer can fire a little before its time by this clock: what is not due yet gets the timer again.
+      let next = Infinity
+      for (let i = 0; i < runs.length; i++) next = MathMin(next, runs[i]!.abortAt, runs[i]!.expireAt)
+      this.schedule(next)
+    }
   }
 
   /**

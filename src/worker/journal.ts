@@ -3,8 +3,8 @@ import type { RunnerTestCase } from 'vitest'
 import { realSetImmediate } from '../shared/clock.js'
 import { fullTestName } from '../shared/test-task.js'
 import { jsonSafe } from '../shared/json-safe.js'
-import { ArrayPrototypeJoin, ArrayPrototypePush, DateNow, JSONParse, JSONStringify, ObjectDefineProperty, ObjectKeys } from '../shared/intrinsics.js'
-import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, WORKER_ENV, parseNotes, type HostNote, type JournalLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
+import { ArrayPrototypeJoin, ArrayPrototypePush, DateNow, JSONParse, JSONStringify, NumberIsFinite, ObjectDefineProperty, ObjectKeys } from '../shared/intrinsics.js'
+import { ENV_JOURNAL, ENV_NOTES, ENV_RESUME, JOURNAL_VERSION, WORKER_ENV, parseNotes, type HostNote, type JournalLine, type RunLine, type RecordedResult, type RecordedTest, type ResumePlan } from '../shared/journal.js'
 
 /** The process as this module was loaded: a test may stub the global. */
 const realProcess = process
@@ -118,12 +118,39 @@ export function append(line: JournalLine, now = false): void {
     // A result that cannot be serialized (a cycle, a BigInt): keep the line, drop what cannot be written.
     text = JSONStringify(jsonSafe(line))
   }
+  appendText(text, now)
+}
+
+function appendText(text: string, now: boolean): void {
   ArrayPrototypePush(pending, text + '\n')
   if (now) flush()
   else if (!flushQueued) {
     flushQueued = true
     realSetImmediate(flush)
   }
+}
+
+// The lines written for every test (run, done, test, try) are put together by
+// hand: the same text JSON.stringify gives, without walking an object.
+const str = (value: string): string => JSONStringify(value)
+/** A number as JSON.stringify writes it. */
+const num = (value: number): string => (NumberIsFinite(value) ? '' + value : 'null')
+
+/** A guarded run starts (shared/journal.ts, RunLine): on disk before this returns. */
+export function journalRun(line: Omit<RunLine, 'kind'>): void {
+  if (descriptor() === null) return
+  let text = '{"kind":"run","seq":' + num(line.seq) + ',"at":' + num(line.at) + ',"budget":' + num(line.budget) +
+    ',"budgetSource":' + str(line.budgetSource) + ',"grace":' + num(line.grace) + ',"subject":' + str(line.subject) +
+    ',"file":' + str(line.file) + ',"name":' + str(line.name) + ',"hadSignal":' + (line.hadSignal ? 'true' : 'false')
+  if (line.test !== undefined) text += ',"test":' + str(line.test)
+  if (line.suite !== undefined) text += ',"suite":' + str(line.suite)
+  if (line.hook !== undefined) text += ',"hook":' + str(line.hook)
+  appendText(text + '}', true)
+}
+
+export function journalDone(seq: number): void {
+  if (descriptor() === null) return
+  appendText('{"kind":"done","seq":' + num(seq) + '}', false)
 }
 
 export function flush(): void {
@@ -140,11 +167,20 @@ export function flush(): void {
 
 /** `retries` and `repeats`: the test's own, before a resumed worker cuts them down to what is left. */
 export function journalTest(test: RunnerTestCase, killAfter: number | null, retries: number, repeats: number): void {
-  append({ kind: 'test', test: test.id, at: DateNow(), killAfter, file: test.file.filepath, name: fullTestName(test), ...(retries > 0 ? { retries } : {}), ...(repeats > 0 ? { repeats } : {}) })
+  if (descriptor() === null) return
+  let text = '{"kind":"test","test":' + str(test.id) + ',"at":' + num(DateNow()) + ',"killAfter":' + (killAfter === null ? 'null' : num(killAfter)) +
+    ',"file":' + str(test.file.filepath) + ',"name":' + str(fullTestName(test))
+  if (retries > 0) text += ',"retries":' + num(retries)
+  if (repeats > 0) text += ',"repeats":' + num(repeats)
+  appendText(text + '}', false)
 }
 
 export function journalTry(test: RunnerTestCase, attempt: { retry: number; repeat: number; retried: number }): void {
-  append({ kind: 'try', test: test.id, retry: attempt.retry, ...(attempt.repeat > 0 ? { repeat: attempt.repeat } : {}), ...(attempt.retried > 0 ? { retried: attempt.retried } : {}) })
+  if (descriptor() === null) return
+  let text = '{"kind":"try","test":' + str(test.id) + ',"retry":' + num(attempt.retry)
+  if (attempt.repeat > 0) text += ',"repeat":' + num(attempt.repeat)
+  if (attempt.retried > 0) text += ',"retried":' + num(attempt.retried)
+  appendText(text + '}', false)
 }
 
 export function journalResult(test: RunnerTestCase): void {

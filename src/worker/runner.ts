@@ -34,7 +34,7 @@ import { callWithoutVitestTimer, ownTimeoutOf, takeOverVitestTimers } from '../s
 import { createdByUser, describeLeak, firstFromEarlier, leaksOf, unattributedLeaks } from './leaks/check.js'
 import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
-import { testEnded, testStarted } from './leaks/registry.js'
+import { aliveFor, testEnded, testStarted } from './leaks/registry.js'
 import { fullTestName, retryCount } from '../shared/test-task.js'
 import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
 
@@ -125,7 +125,7 @@ export default class WatchdogRunner extends TestRunner {
   /** Runs `fn` under the ladder, unless the worker was started under a debugger. */
   private guarded<T>(spec: () => GuardSpec, fn: () => T | PromiseLike<T>): Promise<T> | T | PromiseLike<T> {
     if (this.standDown) return fn()
-    return this.setup().guard.run(this.clampToRunDeadline(spec()), () => awaited(fn))
+    return this.setup().guard.run(this.clampToRunDeadline(spec()), fn)
   }
 
   /**
@@ -288,7 +288,7 @@ export default class WatchdogRunner extends TestRunner {
     journalTest(test, budget, attempts.retries, attempts.repeats)
     testStarted(test.id, test.file.filepath, fullTestName(test))
     // Sent with the test's "prepare" update: the report's running section says since when.
-    ObjectAssign(test.meta, { [STARTED_META_KEY]: DateNow() })
+    ;(test.meta as Record<string, unknown>)[STARTED_META_KEY] = DateNow()
   }
 
   /**
@@ -409,7 +409,10 @@ export default class WatchdogRunner extends TestRunner {
         return
       }
       if (mode === 'off') return
-      const leaked = ArrayPrototypeFilter(await leaksOf(test.id), createdByUser)
+      const alive = aliveFor(test.id)
+      // Nothing of the test's is alive (most tests): no wait, not even a turn of the microtask queue.
+      if (alive.length === 0) return
+      const leaked = ArrayPrototypeFilter(await leaksOf(alive), createdByUser)
       // What an earlier test's loop or pool created while this one ran is that
       // test's leak (leaks/chain.ts): reported once per line, failing nothing.
       const own = ArrayPrototypeFilter(leaked, (entry) => !entry.from)
@@ -468,8 +471,15 @@ export default class WatchdogRunner extends TestRunner {
   async runTask(test: RunnerTestCase): Promise<void> {
     const fn = TestRunner.getTestFn(test)
     const gate = WeakMapPrototypeGet(this.signals, test)
+    // One object literal: this runs for every test.
     await this.guarded(() => ({
-      ...this.testSpec(test, 'Test', this.resolve(test)),
+      grace: this.setup().settings.grace,
+      root: this.config.root,
+      subject: 'Test',
+      budget: this.resolve(test),
+      file: test.file.filepath,
+      name: fullTestName(test),
+      test: test.id,
       definition: () => definitionOf(test),
       abort: gate ? (reason) => gate.abort(reason) : undefined,
       expire: () => gate?.release(),
@@ -479,15 +489,6 @@ export default class WatchdogRunner extends TestRunner {
       return this.standDown ? run() : callWithoutVitestTimer(fn, run)
     })
   }
-}
-
-/**
- * Awaits the guarded code, so that V8 puts this frame ("at async awaited")
- * below the code's own frames after each await too: a resource's creation
- * stack then shows that a test's own code created it (leaks/chain.ts).
- */
-async function awaited<T>(fn: () => T | PromiseLike<T>): Promise<T> {
-  return await fn()
 }
 
 function forEachSuite(suite: RunnerTestSuite, visit: (suite: RunnerTestSuite) => void): void {

@@ -47,8 +47,8 @@ const HINTS: Record<Tracked['type'], string> = {
  * count, so they never make a test wait. What the check saw is no longer
  * tracked (each leak is reported once).
  */
-export function leaksOf(id: string): Promise<Tracked[]> {
-  return settle(aliveFor(id))
+export function leaksOf(alive: Tracked[]): Promise<Tracked[]> {
+  return settle(alive)
 }
 
 /**
