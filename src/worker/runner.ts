@@ -11,15 +11,14 @@
  * resumes the file in a fresh one, which this runner feeds from the resume
  * plan (journal.ts).
  */
-import inspector from 'node:inspector'
-import { isMainThread } from 'node:worker_threads'
+import { syncBuiltinESMExports } from 'node:module'
 import { relative } from 'node:path'
 import { TestRunner, type RunnerTaskResult, type RunnerTestCase, type RunnerTestFile, type RunnerTestSuite, type SerializedConfig, type TestContext } from 'vitest'
 import { ENDPOINT_KEY, ENDPOINT_SYMBOL, type Endpoint } from '../shared/endpoint.js'
 import { leakError, serializeError, WatchdogOptionError } from '../shared/errors.js'
 import { WORKER_ENV, type RecordedTest } from '../shared/journal.js'
 import { checkLeakMode, DEFAULT_GRACE_MS, PROVIDE_KEY, type WorkerSettings } from '../shared/options.js'
-import { isWatchdogPool } from '../shared/pools.js'
+import { isWatchdogPool, POOL_NAMES } from '../shared/pools.js'
 import { STARTED_META_KEY, LEAKS_META_KEY, type LeakMode } from '../shared/report.js'
 import { importBudget, resolveBudget, type Budget } from '../shared/budget.js'
 import { realClearImmediate, realSetImmediate } from '../shared/clock.js'
@@ -37,6 +36,12 @@ import { installChildMarks } from './child-mark.js'
 import { aliveFor, testEnded, testStarted } from './leaks/registry.js'
 import { fullTestName, retryCount } from '../shared/test-task.js'
 import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
+
+// The inspector is needed only after a stop: loaded then, through the loader of load time (a test may stub `process`).
+const getBuiltinModule = process.getBuiltinModule
+
+/** The pools whose workers are threads of Vitest's own process. */
+const THREAD_POOLS: readonly string[] = [POOL_NAMES.threads, POOL_NAMES.vmThreads]
 
 type HookKind = 'beforeAll' | 'afterAll' | 'beforeEach' | 'afterEach'
 const GUARDED_HOOKS: readonly HookKind[] = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach']
@@ -69,6 +74,8 @@ export default class WatchdogRunner extends TestRunner {
   private readonly defaultHookTimeout: number
   /** Set when the worker was started under a debugger: the watchdog leaves Vitest exactly as it is. */
   private readonly standDown: boolean
+  /** A thread of Vitest's own process (threads pools), told by the pool without loading node:worker_threads in a worker process. */
+  private readonly inThread: boolean
 
   constructor(config: SerializedConfig) {
     checkRunnerInternals()
@@ -78,12 +85,15 @@ export default class WatchdogRunner extends TestRunner {
     // leftovers of an outer environment, never this worker's.
     if (!isWatchdogPool(config.pool)) for (const name of WORKER_ENV) delete process.env[name]
     workerStart()
+    this.inThread = ArrayPrototypeIncludes(THREAD_POOLS, config.pool)
     this.defaultTestTimeout = config.testTimeout
     this.defaultHookTimeout = config.hookTimeout
     this.standDown = startedUnderDebugger() || config.inspector?.enabled === true
     // Before any test file is imported, so every resource a test creates goes through the wrapped APIs.
     if (this.setup().settings.leaks !== 'off') installLeakTracking()
     installChildMarks()
+    // ESM imports of the patched node: modules see the wrapped functions (one pass over every builtin for both).
+    syncBuiltinESMExports()
     if (!this.standDown) {
       // The watchdog owns the default timeouts: with Vitest's own timers
       // switched off, a test or hook gets the ladder at its budget instead of
@@ -108,7 +118,7 @@ export default class WatchdogRunner extends TestRunner {
         closeInspector: () => {
           pendingClose ??= realSetImmediate(() => {
             pendingClose = undefined
-            inspector.close()
+            getBuiltinModule('node:inspector').close()
           })
         },
         keepInspector: () => {
@@ -390,7 +400,7 @@ export default class WatchdogRunner extends TestRunner {
     // A thread's descriptors are its process's, and would pile up there; a
     // worker process keeps its own, since a test may have removed the
     // scratch directory, and the file could not be opened again.
-    if (!isMainThread) closeJournal()
+    if (this.inThread) closeJournal()
   }
 
   /**

@@ -1,15 +1,15 @@
 /**
  * Wraps the Node APIs that create long-lived resources, so each one can be
  * traced back to the test that created it. Installed once per worker, before
- * test files are imported; ESM imports of node: modules see the wrapped
- * functions through syncBuiltinESMExports().
+ * test files are imported; the caller makes ESM imports of node: modules
+ * see the wrapped functions (syncBuiltinESMExports(), once for every patch).
+ * The modules are taken as CommonJS objects (getBuiltinModule): an ESM
+ * import would build each one's ESM view now, running its lazy getters.
  */
-import childProcess from 'node:child_process'
-import fs from 'node:fs'
-import { syncBuiltinESMExports } from 'node:module'
-import net from 'node:net'
-import timers from 'node:timers'
-import workerThreads from 'node:worker_threads'
+import type * as childProcess from 'node:child_process'
+import type * as fs from 'node:fs'
+import type * as net from 'node:net'
+import type * as workerThreads from 'node:worker_threads'
 import { forget, track, type Tracked } from './registry.js'
 import { ReflectApply } from '../../shared/intrinsics.js'
 
@@ -35,15 +35,15 @@ let installed = false
 export function installLeakTracking(): void {
   if (installed) return
   installed = true
-  patchTimers()
-  patchNet()
-  patchChildProcess()
-  patchWorker()
-  patchFs()
-  syncBuiltinESMExports()
+  const load = process.getBuiltinModule
+  patchTimers(load('node:timers'))
+  patchNet(load('node:net'))
+  patchChildProcess(load('node:child_process'))
+  patchWorker(load('node:worker_threads'))
+  patchFs(load('node:fs'))
 }
 
-function patchTimers(): void {
+function patchTimers(timers: object): void {
   const make = (type: 'Timeout' | 'Interval' | 'Immediate', original: AnyFn) =>
     function (this: unknown, ...args: unknown[]) {
       const timer = ReflectApply(original, this, args) as NodeTimer
@@ -65,9 +65,9 @@ function patchTimers(): void {
   }
 }
 
-function patchNet(): void {
-  const listen = net.Server.prototype.listen
-  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+function patchNet(netApi: typeof net): void {
+  const listen = netApi.Server.prototype.listen
+  netApi.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
     const server = this as net.Server & NodeTimer & { _connections?: number }
     forget(server[TRACKED])
     // close() drops the listening handle at once; Node emits 'close' only when
@@ -87,8 +87,8 @@ function patchNet(): void {
     server[TRACKED] = track('Server', () => starting || server.listening || connections() > 0, 'closed by Vitest when the worker exits; close it in afterEach', () => !starting && !server.listening && connections() > 0)
     return ReflectApply(listen as AnyFn, this, args)
   } as typeof listen
-  const connect = net.Socket.prototype.connect
-  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+  const connect = netApi.Socket.prototype.connect
+  netApi.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
     const socket = this
     // destroy() sets destroyed at once (done); end() sets writableEnded, and the
     // socket closes once the peer's FIN is in: closing until then.
@@ -97,9 +97,9 @@ function patchNet(): void {
   } as typeof connect
 }
 
-function patchChildProcess(): void {
+function patchChildProcess(childProcessApi: typeof childProcess): void {
   // exec, execFile, fork and spawn all end in ChildProcess.prototype.spawn: one place sees every child.
-  const proto = childProcess.ChildProcess.prototype as unknown as { spawn: AnyFn }
+  const proto = childProcessApi.ChildProcess.prototype as unknown as { spawn: AnyFn }
   const spawn = proto.spawn
   proto.spawn = function (this: childProcess.ChildProcess, ...args: unknown[]) {
     const result = ReflectApply(spawn, this, args)
@@ -114,8 +114,8 @@ function patchChildProcess(): void {
   }
 }
 
-function patchWorker(): void {
-  const Original = workerThreads.Worker
+function patchWorker(workerThreadsApi: typeof workerThreads): void {
+  const Original = workerThreadsApi.Worker
   class TrackedWorker extends Original {
     // Node records a terminate() nowhere public (threadId stays until 'exit'),
     // so the override notes it: the thread is closing from then on.
@@ -133,12 +133,12 @@ function patchWorker(): void {
       return super.terminate()
     }
   }
-  ;(workerThreads as { Worker: typeof Original }).Worker = TrackedWorker
+  ;(workerThreadsApi as { Worker: typeof Original }).Worker = TrackedWorker
 }
 
-function patchFs(): void {
-  const watch = fs.watch
-  ;(fs as { watch: AnyFn }).watch = function (this: unknown, ...args: unknown[]) {
+function patchFs(fsApi: typeof fs): void {
+  const watch = fsApi.watch
+  ;(fsApi as { watch: AnyFn }).watch = function (this: unknown, ...args: unknown[]) {
     const watcher = ReflectApply(watch as AnyFn, this, args) as fs.FSWatcher
     // close() releases the handle synchronously but emits 'close' on a later
     // tick: the watcher is done at close(), nothing to wait for. Node records
@@ -153,8 +153,8 @@ function patchFs(): void {
     track('FSWatcher', () => !closed, VITEST_LEAVES)
     return watcher
   }
-  const open = fs.promises.open
-  ;(fs.promises as { open: AnyFn }).open = async function (this: unknown, ...args: unknown[]) {
+  const open = fsApi.promises.open
+  ;(fsApi.promises as { open: AnyFn }).open = async function (this: unknown, ...args: unknown[]) {
     const handle = await ReflectApply(open as AnyFn, this, args) as fs.promises.FileHandle
     // close() sets fd to -1 at once, unless an operation is in flight: then the
     // close waits for it, and Node records that only under a private symbol.
