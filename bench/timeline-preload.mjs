@@ -71,14 +71,17 @@ if (dir && role !== 'other') {
       return openSync.call(this, path, ...rest)
     }
     syncBuiltinESMExports()
-    // Test files call this: their own import, each test's start and end.
-    globalThis.__timeline = mark
   }
+  // Test files call this (their own import, each test's start and end), and
+  // a stamp added by hand to the watchdog's code while profiling.
+  globalThis.__timeline = mark
   const writeFileSync = fs.writeFileSync
   function save() {
     const record = { pid: process.pid, role, origin: performance.timeOrigin, bootstrapComplete: performance.timeOrigin + nodeTiming.bootstrapComplete, events }
     writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify(record))
   }
+  // A test about to be killed with its worker saves what it has so far.
+  globalThis.__timelineSave = save
   process.on('exit', () => {
     mark('exit')
     save()

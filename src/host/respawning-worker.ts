@@ -15,7 +15,7 @@ import { registerWorker, removeScratch, unregisterWorker } from './process-regis
 import { emptyPlan, recordDeath, withoutFiles, type Death } from './resume-plan.js'
 import { stopThread, THREAD_TERMINATE_BOUND_MS, threadIdOf, threadOf } from './thread-stop.js'
 import { watchThread } from './stuck-threads.js'
-import { closeScratch, createScratch, journalSize, readJournal, writeNote, type Scratch } from './worker-scratch.js'
+import { closeScratch, createScratch, journalSize, readJournal, writeNote, writePlan, type Scratch } from './worker-scratch.js'
 
 /**
  * A replacement worker gets this long to start and say "started". Vitest's
@@ -53,6 +53,10 @@ interface Child extends Scratch {
   stopped?: { stop: Stop; run: RunLine }
   /** Threads pool: a thread left behind (stuck-threads.ts), spinning where terminating it was unsafe or blocked in a system call. Never stopped. */
   abandoned?: boolean
+  /** A replacement forked ahead of its resume (prepareReplacement): its attach, which resume() awaits. */
+  starting?: Promise<void>
+  /** Its 'exit' came (before it became the current child, for a replacement forked ahead). */
+  exited?: boolean
 }
 
 /**
@@ -71,6 +75,8 @@ export class RespawningWorker implements PoolWorker {
   readonly cacheFs: boolean
   private readonly events = new EventEmitter()
   private child: Child
+  /** The replacement forked when the current child was killed, not yet resumed into. */
+  private next: Child | null = null
   private startRequest: WorkerRequest | undefined
   private runRequest: WorkerRequest | undefined
   private stopping = false
@@ -124,7 +130,12 @@ export class RespawningWorker implements PoolWorker {
 
   async stop(): Promise<void> {
     this.stopping = true
-    const child = this.child
+    const next = this.next
+    this.next = null
+    await Promise.all([this.stopChild(this.child), next && this.stopChild(next)])
+  }
+
+  private async stopChild(child: Child): Promise<void> {
     if (child.abandoned) {
       child.watch?.dispose()
       closeScratch(child)
@@ -153,9 +164,9 @@ export class RespawningWorker implements PoolWorker {
     }
   }
 
-  /** A worker with its own directory for journal and resume plan; removed with it. */
-  private createChild(plan?: ResumePlan): Child {
-    const scratch = createScratch(this.options.env, plan)
+  /** A worker with its own directory for journal and resume plan (`resume`: a replacement's, written by resume()); removed with it. */
+  private createChild(resume = false): Child {
+    const scratch = createScratch(this.options.env, resume)
     const { env } = scratch
     const execArgv = this.hostInspector ? [...this.options.execArgv, ...HOST_INSPECTOR_ARGS] : this.options.execArgv
     const options = { ...this.options, env, execArgv }
@@ -203,6 +214,7 @@ export class RespawningWorker implements PoolWorker {
     if (!replacement) for (const message of queued) child.worker.send(message)
     // ForksPoolWorker passes the child process's own 'exit' arguments through.
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      child.exited = true
       child.watch?.dispose()
       if (pid) unregisterWorker(pid)
       if (child === this.child) void this.onExit(child, code, signal)
@@ -238,6 +250,9 @@ export class RespawningWorker implements PoolWorker {
     child.stopped = { stop, run }
     const pid = pidOf(child)
     if (pid) {
+      // The replacement first: it boots while this tree is walked and killed
+      // (it leads a group of its own and carries no mark of this worker's).
+      this.prepareReplacement()
       // Its process group, every descendant, itself: 'exit' follows.
       try {
         killTree(pid)
@@ -271,6 +286,7 @@ export class RespawningWorker implements PoolWorker {
   private async onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (child !== this.child) return
     if (this.stopping || !this.runRequest || !this.startRequest) {
+      this.discardNext()
       if (!this.stopping && this.runRequest && !this.startRequest) {
         // Vitest's worker protocol changed (no "start" request seen): resuming cannot replay it.
         process.stderr.write(`${new WatchdogResumeError('this Vitest version did not send the "start" request the watchdog expects (Vitest ^4.1 and ^5 do)').message}\n`)
@@ -281,12 +297,38 @@ export class RespawningWorker implements PoolWorker {
     try {
       await this.resume(child, { ...(child.stopped ? { stop: child.stopped } : {}), code, signal })
     } catch (error) {
+      this.discardNext()
       this.events.emit('error', error)
       this.events.emit('exit', code, signal)
     }
   }
 
-  /** Starts a fresh worker that picks the file up where the dead one left it. */
+  /**
+   * Forks the replacement of a worker just killed, without waiting for its
+   * 'exit': it boots while the dead one is reaped and its journal read. Its
+   * resume plan is written before it is sent any request (resume()).
+   */
+  private prepareReplacement(): void {
+    if (this.next || this.stopping || !this.runRequest || !this.startRequest) return
+    let child: Child
+    try {
+      child = this.createChild(true)
+    } catch {
+      return // resume() tries again, and reports what fails.
+    }
+    child.starting = this.attach(child, true)
+    child.starting.catch(() => {}) // Awaited, and reported, by resume().
+    this.next = child
+  }
+
+  /** A replacement forked ahead that no resume will take. */
+  private discardNext(): void {
+    const next = this.next
+    this.next = null
+    if (next) void this.stopChild(next).catch(() => {})
+  }
+
+  /** Starts a fresh worker (or takes the one forked at the kill) that picks the file up where the dead one left it. */
   private async resume(dead: Child, death: Death): Promise<void> {
     const deadPid = pidOf(dead)
     if (deadPid) killTree(deadPid)
@@ -298,10 +340,20 @@ export class RespawningWorker implements PoolWorker {
       removeScratch(dead.dir)
     }
 
-    const child = this.createChild(this.plan)
+    const prepared = this.next
+    this.next = null
+    // One that died before it was needed is stopped, and another is started.
+    if (prepared?.exited) void this.stopChild(prepared).catch(() => {})
+    const child = prepared && !prepared.exited ? prepared : this.createChild(true)
+    try {
+      writePlan(child, this.plan)
+    } catch (error) {
+      void this.stopChild(child).catch(() => {})
+      throw error
+    }
     this.child = child
     // Replay "start" without telling Vitest (it saw its worker start already), then the run.
-    await this.attach(child, true)
+    await (child.starting ?? this.attach(child, true))
     const started = new Promise<void>((resolve, reject) => {
       const bound = unrefTimer(() => reject(new WatchdogResumeError(`the replacement worker did not start within ${RESTART_BOUND_MS}ms`)), RESTART_BOUND_MS)
       const onMessage = (message: unknown) => {

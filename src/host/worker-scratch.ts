@@ -23,11 +23,14 @@ export interface Scratch {
   notes: string
   /** The worker's environment: the user's, with the watchdog's variables pointing here. */
   env: Partial<NodeJS.ProcessEnv>
+  /** A replacement's resume plan (written by writePlan before the worker is sent any request), or null. */
+  plan: string | null
   /** This process's descriptors: the journal read, the notes appended to. Closed by closeScratch. */
   fds: { journal: number; notes: number } | null
 }
 
-export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, plan?: ResumePlan): Scratch {
+/** `resume`: the worker replaces a dead one, and reads its plan (writePlan) when it runs the file. */
+export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, resume = false): Scratch {
   const dir = mkdtempSync(join(tmpdir(), 'vitest-watchdog-'))
   registerScratch(dir)
   const journal = join(dir, 'journal.jsonl')
@@ -37,13 +40,16 @@ export function createScratch(userEnv: Partial<NodeJS.ProcessEnv>, plan?: Resume
   for (const name of [...WORKER_ENV, CHILD_MARK]) delete env[name]
   env[ENV_JOURNAL] = journal
   env[ENV_NOTES] = notes
-  if (plan) {
-    const planFile = join(dir, 'resume.json')
-    writeFileSync(planFile, JSON.stringify(plan))
-    env[ENV_RESUME] = planFile
-  }
+  const plan = resume ? join(dir, 'resume.json') : null
+  if (plan) env[ENV_RESUME] = plan
   const fds = { journal: openSync(journal, 'a+'), notes: openSync(notes, 'a') }
-  return { dir, journal, notes, env, fds }
+  return { dir, journal, notes, plan, env, fds }
+}
+
+/** Writes a replacement's resume plan, where its environment points. */
+export function writePlan(scratch: Scratch, plan: ResumePlan): void {
+  if (!scratch.plan) throw new Error(`${scratch.dir} is not a replacement's`)
+  writeFileSync(scratch.plan, JSON.stringify(plan))
 }
 
 /** Leaves a note the worker reads when a run ends past its deadline. Throws when it cannot be written: the stop then kills the worker instead. */

@@ -31,6 +31,11 @@ export interface InspectorTarget {
   unreachable(failed: 'open' | 'enable', boundMs: number): Promise<{ reason: StopReason; observed: Observation }>
   /** What the kernel says of the test thread over a short look; nothing where it cannot tell (a worker thread, no /proc). */
   kernelView(): Promise<KernelView>
+  /**
+   * Samples the thread's kernel state while a session is being opened (`on`),
+   * so that a stop finding it unanswered has its looks already.
+   */
+  sampleKernel(on: boolean): void
   /** The stop is over: nothing it opened stays open. */
   release(): Promise<void>
   /** The children the thread waits on synchronously (execSync) while run started at `runAt` is blocked: killing them frees it. */
@@ -92,6 +97,9 @@ export class ProcessTarget implements InspectorTarget {
   private ours = false
   private waiting: ((url: string) => void) | null = null
   private session: CdpClient | null = null
+  /** Kernel states sampled while a session was being opened, oldest first (see sampleKernel). */
+  private samples: Array<{ at: number; state: string }> = []
+  private sampler: ReturnType<typeof setTimeout> | null = null
 
   /** What the worker's fd 2 was when it started (Linux): a test that closes it may see the number reused, by the inspector's own socket even. */
   private readonly stderrAtStart: string | null
@@ -225,9 +233,25 @@ export class ProcessTarget implements InspectorTarget {
   }
 
   async kernelView(): Promise<KernelView> {
-    const view = await kernelViewOf(this.pid)
+    const since = Date.now() - KERNEL_LOOKS * KERNEL_LOOK_MS
+    const view = await kernelViewOf(this.pid, this.samples.filter((s) => s.at >= since).map((s) => s.state))
     if (this.stderrAtStart && statFields(this.pid) && fdTarget(this.pid, 2) !== this.stderrAtStart) view.stderrClosed = true
     return view
+  }
+
+  sampleKernel(on: boolean): void {
+    if (this.sampler) realClearTimeout(this.sampler)
+    this.sampler = null
+    if (!on) return
+    this.samples = []
+    const look = () => {
+      const state = statFields(this.pid)?.[0]
+      if (!state) return
+      this.samples.push({ at: Date.now(), state })
+      if (this.samples.length > KERNEL_LOOKS) this.samples.shift()
+      this.sampler = unrefTimer(look, KERNEL_LOOK_MS)
+    }
+    this.sampler = unrefTimer(look, KERNEL_LOOK_MS)
   }
 
   blockingChildren(runAt: number): number[] {
@@ -262,6 +286,8 @@ export class ThreadTarget implements InspectorTarget {
     return {}
   }
 
+  sampleKernel(): void {}
+
   async release(): Promise<void> {}
 
   blockingChildren(runAt: number): number[] {
@@ -295,15 +321,19 @@ function blockingAmong(children: readonly ChildEntry[], parent: number, ownSync:
  * A worker process's main thread (the test thread) as /proc shows it over
  * KERNEL_LOOKS looks: running (R) if it ran in any of them, else its last
  * state letter and the kernel function it sleeps in (`0` when none, or
- * hidden). Each is left out when it cannot be read.
+ * hidden). Each is left out when it cannot be read. `sampled`: states taken
+ * over the last KERNEL_LOOKS * KERNEL_LOOK_MS, counted as looks (one is always taken now).
  */
-async function kernelViewOf(pid: number): Promise<KernelView> {
-  let state: string | undefined
-  for (let look = 0; look < KERNEL_LOOKS && state !== 'R'; look++) {
-    if (look > 0) await new Promise((resolve) => unrefTimer(() => resolve(null), KERNEL_LOOK_MS))
-    state = statFields(pid)?.[0]
-    if (!state) return {}
+async function kernelViewOf(pid: number, sampled: readonly string[] = []): Promise<KernelView> {
+  const looks = sampled.slice(-(KERNEL_LOOKS - 1))
+  for (;;) {
+    const now = statFields(pid)?.[0]
+    if (!now) return {}
+    looks.push(now)
+    if (looks.includes('R') || looks.length >= KERNEL_LOOKS) break
+    await new Promise((resolve) => unrefTimer(() => resolve(null), KERNEL_LOOK_MS))
   }
+  const state = looks.includes('R') ? 'R' : looks[looks.length - 1]
   const view: KernelView = { state }
   try {
     const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8').trim()

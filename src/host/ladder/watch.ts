@@ -313,13 +313,20 @@ export class WorkerWatch {
   private openLink(): Promise<Link | null> {
     if (this.disposed) return Promise.resolve(null)
     if (!this.link) {
-      this.link = openLink(this.target, RESPONSIVE_BOUND_MS, (step) => (this.linkFailed = step))
+      // Until the thread answers: a stop that finds it unanswered then has its kernel looks already.
+      this.target.sampleKernel(true)
+      const link: Promise<Link | null> = openLink(this.target, RESPONSIVE_BOUND_MS, (step) => (this.linkFailed = step)).then((opened) => {
+        if (opened && this.link === link) this.target.sampleKernel(false)
+        return opened
+      })
+      this.link = link
     }
     return this.link
   }
 
   /** `final`: the stop is over (see InspectorTarget.close). */
   private async closeLink(final = true): Promise<void> {
+    this.target.sampleKernel(false)
     const pending = this.link
     this.link = null
     const link = await pending?.catch(() => null)
