@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, expect, test } from 'vitest'
 import { WorkerWatch } from '../../src/host/ladder/watch.js'
 import type { InspectorTarget } from '../../src/host/ladder/targets.js'
-import type { RunLine } from '../../src/shared/journal.js'
+import { WatchdogJournalVersionError } from '../../src/shared/errors.js'
+import { parseJournal, type RunLine } from '../../src/shared/journal.js'
 import type { Stop } from '../../src/shared/stop.js'
 
 // The main process's watch of one journal, with no worker: each stage of a
@@ -136,4 +137,19 @@ test('a budget too large for a timer arms nothing; one whose stop is too large a
   write({ kind: 'done', seq: 2 })
   watch.poll()
   expect(timerDue()).toBe(Infinity)
+})
+
+test("the watch's read parses only the kinds it asks for, and always the header's version", () => {
+  const lines = [
+    { kind: 'journal', version: 1 },
+    { kind: 'test', test: 't', at: 1, file: 'f', name: 'n', killAfter: null },
+    { kind: 'result', test: 't', result: { state: 'pass' } },
+    run(1, 1, 100, 10),
+    { kind: 'done', seq: 1 },
+  ].map((line) => JSON.stringify(line))
+  // Written otherwise than the worker writes (kind not first): parsed, and kept by its kind.
+  lines.push(JSON.stringify({ seq: 2, kind: 'done' }))
+  expect(parseJournal(lines.join('\n') + '\n', new Set(['run', 'done'])).map((line) => line.kind)).toEqual(['journal', 'run', 'done', 'done'])
+  expect(parseJournal(lines.join('\n') + '\n').map((line) => line.kind)).toEqual(['journal', 'test', 'result', 'run', 'done', 'done'])
+  expect(() => parseJournal(`${JSON.stringify({ kind: 'journal', version: 2 })}\n`, new Set(['run']))).toThrow(WatchdogJournalVersionError)
 })

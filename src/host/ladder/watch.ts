@@ -96,6 +96,9 @@ function comingStages(line: RunLine): number {
   return pending
 }
 
+/** The lines the watch acts on; a test's own lines (its start, attempts, result) are not even parsed. */
+const WATCHED_KINDS: ReadonlySet<JournalLine['kind']> = new Set(['run', 'done', 'restart'])
+
 const watches = new Set<WorkerWatch>()
 let ticker: ReturnType<typeof setInterval> | undefined
 
@@ -129,7 +132,7 @@ export class WorkerWatch {
   private timerDue = Infinity
 
   constructor(journal: string, readonly target: InspectorTarget, private readonly owner: WatchOwner) {
-    this.tail = new JournalTail(journal)
+    this.tail = new JournalTail(journal, WATCHED_KINDS)
     watches.add(this)
     startTicker()
   }
