@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { CHILD_MARK } from '../shared/child-mark.js'
+import { realSetImmediate } from '../shared/clock.js'
 
 /**
  * One small process per Vitest run that kills every worker group, and
@@ -52,6 +53,12 @@ printf '%s' "$dirs" | while IFS= read -r dir; do [ -n "$dir" ] && rm -rf -- "$di
 `
 
 let reaper: ChildProcess | null | undefined
+/**
+ * Lines told before the reaper started. It starts on the event loop's next
+ * turn after the first line, not in the middle of the first worker's start:
+ * that worker is forked first, and the reaper is spawned while it boots.
+ */
+let queued: string[] | null = null
 
 function started(): ChildProcess | null {
   if (reaper !== undefined) return reaper
@@ -71,13 +78,28 @@ function started(): ChildProcess | null {
   return reaper
 }
 
+function startQueued(): void {
+  const lines = queued ?? []
+  queued = null
+  const stdin = started()?.stdin
+  if (lines.length > 0 && stdin?.writable) stdin.write(lines.join(''))
+}
+
 /** The reaper's own pid, once started: a child of the main process that no test owns. */
 export function reaperPid(): number | undefined {
   return reaper?.pid
 }
 
 function tell(line: string): void {
-  const stdin = started()?.stdin
+  if (reaper === undefined) {
+    if (!queued) {
+      queued = []
+      realSetImmediate(startQueued).unref()
+    }
+    queued.push(`${line}\n`)
+    return
+  }
+  const stdin = reaper?.stdin
   if (stdin?.writable) stdin.write(`${line}\n`)
 }
 
@@ -87,7 +109,7 @@ export function reapWorker(pid: number): void {
 }
 
 export function forgetWorker(pid: number): void {
-  if (reaper) tell(`-w ${pid}`)
+  if (reaper || queued) tell(`-w ${pid}`)
 }
 
 /** A scratch directory to remove if the main process dies. Paths come from mkdtemp: no newline in them. */
@@ -96,5 +118,5 @@ export function reapDir(dir: string): void {
 }
 
 export function forgetDir(dir: string): void {
-  if (reaper) tell(`-d ${dir}`)
+  if (reaper || queued) tell(`-d ${dir}`)
 }

@@ -11,6 +11,8 @@ export const realSetTimeout = globalThis.setTimeout
 export const realClearTimeout = globalThis.clearTimeout
 export const realSetImmediate = globalThis.setImmediate
 export const realClearImmediate = globalThis.clearImmediate
+export const realSetInterval = globalThis.setInterval
+export const realClearInterval = globalThis.clearInterval
 
 /** Milliseconds since the epoch with sub-ms precision, comparable between threads of one process. */
 export function absoluteNow(): number {

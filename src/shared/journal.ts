@@ -16,7 +16,7 @@
  * here, nowhere else.
  */
 import { WatchdogJournalVersionError } from './errors.js'
-import { ArrayPrototypePush, JSONParse, SetPrototypeHas, StringPrototypeSplit } from './intrinsics.js'
+import { ArrayPrototypePush, JSONParse, SetPrototypeHas, StringPrototypeSplit, StringPrototypeStartsWith } from './intrinsics.js'
 
 
 /** Worker environment: where the runner appends its journal. */
@@ -106,12 +106,17 @@ export interface RecordedTest {
 const JOURNAL_KINDS: ReadonlySet<string> = new Set<JournalLine['kind']>(['journal', 'test', 'try', 'result', 'run', 'done', 'restart'])
 const NOTE_KINDS: ReadonlySet<string> = new Set<HostNote['kind']>(['freed'])
 
+/** How the writer starts every line (`kind` first): a line of a kind its reader does not want is not parsed at all. */
+const KIND_PREFIX = '{"kind":"'
+
 /**
  * Parses journal text; a line cut short by a kill is skipped. Throws
- * WatchdogJournalVersionError on a header of another version.
+ * WatchdogJournalVersionError on a header of another version. `only`: the
+ * kinds the caller wants (the header is always read); others may be left out.
  */
-export function parseJournal(text: string): JournalLine[] {
-  const lines = parseLines<JournalLine>(text, JOURNAL_KINDS)
+export function parseJournal(text: string, only?: ReadonlySet<JournalLine['kind']>): JournalLine[] {
+  const prefixes = only ? [`${KIND_PREFIX}journal"`, ...[...only].map((kind) => `${KIND_PREFIX}${kind}"`)] : null
+  const lines = parseLines<JournalLine>(text, JOURNAL_KINDS, prefixes)
   for (const line of lines) {
     if (line.kind === 'journal' && line.version !== JOURNAL_VERSION) throw new WatchdogJournalVersionError(line.version, JOURNAL_VERSION)
   }
@@ -120,17 +125,22 @@ export function parseJournal(text: string): JournalLine[] {
 
 /** Parses the main process's notes to a worker; a line cut short is skipped. */
 export function parseNotes(text: string): HostNote[] {
-  return parseLines<HostNote>(text, NOTE_KINDS)
+  return parseLines<HostNote>(text, NOTE_KINDS, null)
 }
 
-/** One JSON object per line, each tagged with its `kind`: a line cut short (a kill mid-write) or of a kind not in `kinds` is skipped. */
-function parseLines<T extends { kind: string }>(text: string, kinds: ReadonlySet<string>): T[] {
+/**
+ * One JSON object per line, each tagged with its `kind`: a line cut short (a
+ * kill mid-write) or of a kind not in `kinds` is skipped, and so is, unparsed,
+ * a line that starts as the writer starts a line but with none of `prefixes`.
+ */
+function parseLines<T extends { kind: string }>(text: string, kinds: ReadonlySet<string>, prefixes: readonly string[] | null): T[] {
   const lines: T[] = []
   // The worker parses notes: with the built-ins of load time, not a test's.
   const split = StringPrototypeSplit(text, '\n')
   for (let i = 0; i < split.length; i++) {
     const line = split[i]
     if (!line) continue
+    if (prefixes && StringPrototypeStartsWith(line, KIND_PREFIX) && !startsWithAny(line, prefixes)) continue
     try {
       const parsed = JSONParse(line) as T | null
       if (parsed && SetPrototypeHas(kinds as Set<string>, parsed.kind)) ArrayPrototypePush(lines, parsed)
@@ -139,6 +149,11 @@ function parseLines<T extends { kind: string }>(text: string, kinds: ReadonlySet
     }
   }
   return lines
+}
+
+function startsWithAny(line: string, prefixes: readonly string[]): boolean {
+  for (let i = 0; i < prefixes.length; i++) if (StringPrototypeStartsWith(line, prefixes[i]!)) return true
+  return false
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { CHILD_MARK } from './child-mark.js'
 
 /** Parent pid of every process we can see. /proc on Linux (no spawn), `ps` elsewhere. */
@@ -24,8 +24,48 @@ function parentTable(): Map<number, number> {
   return table
 }
 
+/** Whether the kernel lists each thread's children (/proc/<pid>/task/<tid>/children, CONFIG_PROC_CHILDREN); read once. */
+let childrenFiles: boolean | undefined
+
+/**
+ * The direct children of `pid`, from its threads' `children` files: a few
+ * reads, where the parent table reads every process. [] for a process that
+ * is gone (its children were given to another parent when it died); null
+ * where the kernel has no such files.
+ */
+function childrenOf(pid: number): number[] | null {
+  childrenFiles ??= existsSync(`/proc/self/task/${process.pid}/children`)
+  if (!childrenFiles) return null
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return []
+  }
+  const found: number[] = []
+  for (const task of tasks) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ')) if (child) found.push(Number(child))
+    } catch {
+      // The thread ended: its children went to another thread of the process.
+    }
+  }
+  return found
+}
+
 /** Every descendant of `root`, grandchildren included, deepest last. */
 export function descendantsOf(root: number): number[] {
+  const direct = childrenOf(root)
+  if (direct !== null) {
+    const found: number[] = []
+    const queue = direct
+    while (queue.length > 0) {
+      const pid = queue.shift()!
+      found.push(pid)
+      queue.push(...(childrenOf(pid) ?? []))
+    }
+    return found
+  }
   const table = parentTable()
   const children = new Map<number, number[]>()
   for (const [pid, ppid] of table) {

@@ -12,7 +12,8 @@ export class JournalTail {
   /** Bytes after the last newline: a line still being written (cut on bytes, not characters). */
   private partial = Buffer.alloc(0)
 
-  constructor(private readonly path: string) {
+  /** `only`: the kinds of line the reader wants (parseJournal); the others are not parsed. */
+  constructor(private readonly path: string, private readonly only?: ReadonlySet<JournalLine['kind']>) {
     // Opened now, while its name is sure to be there (host/worker-scratch.ts creates it): a test may remove the directory.
     try {
       this.fd = openSync(path, 'r')
@@ -38,7 +39,7 @@ export class JournalTail {
     }
     const end = bytes.lastIndexOf(0x0a) + 1
     this.partial = Buffer.from(bytes.subarray(end))
-    return parseJournal(bytes.toString('utf8', 0, end))
+    return parseJournal(bytes.toString('utf8', 0, end), this.only)
   }
 
   close(): void {

@@ -3,18 +3,20 @@
  * keeps the guarded runs in flight with their deadlines, and drives stages
  * interrupt and kill for each run that outlives its budget + grace.
  *
- * Per run, with `at` its start (the worker's clock), timers of this process:
+ * Per run, with `at` its start (the worker's clock), three stages:
  * - at + budget / 2: SLOW is announced (the worker may be spinning and unable to say it);
  * - at + budget: the session on the worker's thread is opened and the Debugger
  *   enabled ahead of time (most of a stop's cost), while the worker runs its
  *   own abort stage;
  * - at + budget + grace: the stop. A thread that never answered cannot be
  *   interrupted: kill. Otherwise pause it and interrupt (interrupt.ts).
- * Nothing of this runs for a run that ends in time: a green run costs the
- * main process one read of the journal per tick.
+ * Each read's lines are applied together, and the worker has one timer, for
+ * the earliest stage due among its open runs: a run whose end is read with
+ * its start is never armed, and a green run costs the main process one read
+ * of the journal per tick.
  */
 import { relative } from 'node:path'
-import { fitsTimer, realClearTimeout, stageTimer, unrefTimer } from '../../shared/clock.js'
+import { fitsTimer, realClearInterval, realClearTimeout, realSetInterval, unrefTimer } from '../../shared/clock.js'
 import type { HostNote, JournalLine, RunLine } from '../../shared/journal.js'
 import { oneLine } from '../../shared/one-line.js'
 import { killTree } from '../../shared/process-tree.js'
@@ -58,21 +60,51 @@ export interface WatchOwner {
   readonly root: string
 }
 
+/** A run's stages, in order; each is a bit of Watched.pending. */
+const SLOW = 1
+const LINK = 2
+const STOP = 4
+const STAGES = [SLOW, LINK, STOP] as const
+type Stage = (typeof STAGES)[number]
+
 interface Watched {
   line: RunLine
   /** When its clocks started: its start, or a restart after a concurrent sibling had the thread. */
   clockAt: number
-  timers: Array<ReturnType<typeof setTimeout>>
+  /** The stages still to come on these clocks (bits of SLOW, LINK, STOP). */
+  pending: number
   /** SLOW is said once per run, even when its clocks restart. */
   announced?: boolean
 }
+
+/**
+ * When `stage` is due, in ms after the run's clock started; Infinity when it
+ * never comes: a stage past the longest timer (shared/clock.ts, fitsTimer),
+ * and the session for a stop that never comes (it would stay open for the
+ * rest of the run).
+ */
+function stageMs(line: RunLine, stage: Stage): number {
+  const { budget, grace } = line
+  const ms = stage === SLOW ? budget / 2 : stage === LINK ? (fitsTimer(budget + grace) ? budget : Infinity) : budget + grace
+  return fitsTimer(ms) ? ms : Infinity
+}
+
+/** The stages that come at all, on a run's fresh clocks. */
+function comingStages(line: RunLine): number {
+  let pending = 0
+  for (const stage of STAGES) if (stageMs(line, stage) !== Infinity) pending |= stage
+  return pending
+}
+
+/** The lines the watch acts on; a test's own lines (its start, attempts, result) are not even parsed. */
+const WATCHED_KINDS: ReadonlySet<JournalLine['kind']> = new Set(['run', 'done', 'restart'])
 
 const watches = new Set<WorkerWatch>()
 let ticker: ReturnType<typeof setInterval> | undefined
 
 function startTicker(): void {
   if (ticker) return
-  ticker = setInterval(() => {
+  ticker = realSetInterval(() => {
     for (const watch of watches) watch.poll()
   }, TAIL_TICK_MS)
   ticker.unref()
@@ -80,7 +112,7 @@ function startTicker(): void {
 
 function stopTickerIfIdle(): void {
   if (watches.size === 0 && ticker) {
-    clearInterval(ticker)
+    realClearInterval(ticker)
     ticker = undefined
   }
 }
@@ -95,9 +127,12 @@ export class WorkerWatch {
   private stops: Promise<void> = Promise.resolve()
   private stopping = 0
   private disposed = false
+  /** The one timer of this worker, for the earliest stage due among its runs, and when that is (epoch ms; Infinity: none). */
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private timerDue = Infinity
 
   constructor(journal: string, readonly target: InspectorTarget, private readonly owner: WatchOwner) {
-    this.tail = new JournalTail(journal)
+    this.tail = new JournalTail(journal, WATCHED_KINDS)
     watches.add(this)
     startTicker()
   }
@@ -113,60 +148,83 @@ export class WorkerWatch {
       this.dispose()
       return
     }
+    if (lines.length === 0) return
     for (const line of lines) this.apply(line)
+    this.schedule()
   }
 
   /** The worker is gone or stopped: nothing more to watch. */
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
-    for (const run of this.runs.values()) this.disarm(run)
     this.runs.clear()
+    this.schedule()
     watches.delete(this)
     stopTickerIfIdle()
     this.tail.close()
     void this.closeLink()
   }
 
+  /** One line of a read; the read's lines are applied together before the timer is set again (schedule). */
   private apply(line: JournalLine): void {
     if (line.kind === 'run') {
       if (line.budget <= 0) return
-      const run: Watched = { line, clockAt: line.at, timers: [] }
-      this.runs.set(line.seq, run)
-      this.arm(run)
+      this.runs.set(line.seq, { line, clockAt: line.at, pending: comingStages(line) })
     } else if (line.kind === 'done') {
-      const run = this.runs.get(line.seq)
-      if (!run) return
-      this.disarm(run)
-      this.runs.delete(line.seq)
-      if (this.stopping === 0 && !this.anyPastBudget()) void this.closeLink()
+      if (!this.runs.delete(line.seq)) return
+      if (this.link && this.stopping === 0 && !this.anyPastBudget()) void this.closeLink()
     } else if (line.kind === 'restart') {
       const run = this.runs.get(line.seq)
       if (!run) return
-      this.disarm(run)
       run.clockAt = line.at
-      this.arm(run)
+      run.pending = comingStages(run.line)
     }
   }
 
-  /**
-   * A stage past the longest timer never comes; nor does the session for a
-   * stop that never comes (it would stay open for the rest of the run).
-   */
-  private arm(run: Watched): void {
-    const { budget, grace } = run.line
-    const elapsed = Date.now() - run.clockAt
-    const stops = fitsTimer(budget + grace)
-    run.timers = [
-      stageTimer(() => this.slow(run), budget / 2, elapsed),
-      stops ? stageTimer(() => void this.openLink(), budget, elapsed) : undefined,
-      stageTimer(() => this.stopAt(run), budget + grace, elapsed),
-    ].filter((timer) => timer !== undefined)
+  /** The worker's timer, set for the earliest stage still to come among its runs (none when there is none). */
+  private schedule(): void {
+    let due = Infinity
+    if (!this.disposed) {
+      for (const run of this.runs.values()) {
+        for (const stage of STAGES) if (run.pending & stage) due = Math.min(due, run.clockAt + stageMs(run.line, stage))
+      }
+    }
+    if (due === this.timerDue) return
+    if (this.timer) realClearTimeout(this.timer)
+    this.timer = undefined
+    this.timerDue = due
+    // Within the longest delay: a stage's own delay from its run's start fits (stageMs).
+    if (due !== Infinity) this.timer = unrefTimer(() => this.onTimer(), Math.max(0, due - Date.now()))
   }
 
-  private disarm(run: Watched): void {
-    for (const timer of run.timers) realClearTimeout(timer)
-    run.timers = []
+  /**
+   * Every stage due by now, earliest first (a stage before a later one of
+   * the same run), after the journal's latest lines: a run that ended is
+   * left alone.
+   */
+  private onTimer(): void {
+    this.timer = undefined
+    this.timerDue = Infinity
+    this.poll()
+    const now = Date.now()
+    const due: Array<{ run: Watched; stage: Stage; at: number }> = []
+    for (const run of this.runs.values()) {
+      for (const stage of STAGES) {
+        const at = run.clockAt + stageMs(run.line, stage)
+        if (run.pending & stage && at <= now) {
+          run.pending &= ~stage
+          due.push({ run, stage, at })
+        }
+      }
+    }
+    due.sort((a, b) => a.at - b.at || a.stage - b.stage)
+    for (const { run, stage } of due) {
+      if (this.disposed) return
+      if (stage === SLOW) this.slow(run)
+      else if (stage === LINK) void this.openLink()
+      else this.stopAt(run)
+    }
+    this.schedule()
   }
 
   /** Past its budget with a stop to come: the session stays open for it. */
@@ -181,7 +239,6 @@ export class WorkerWatch {
    * marks slow tests. From this process: the worker may be spinning.
    */
   private slow(run: Watched): void {
-    this.poll()
     if (!this.runs.has(run.line.seq) || run.announced) return
     run.announced = true
     const { line } = run
