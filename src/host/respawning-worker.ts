@@ -145,18 +145,21 @@ export class RespawningWorker implements PoolWorker {
     const pid = pidOf(child)
     // Listed while the worker is alive: after it exits, its children are
     // re-parented and only its group (or, for a thread, its mark) finds them.
-    const spawned = pid ? descendantsOf(pid) : (child.watch?.target.ownChildren(Date.now()) ?? [])
+    // The process table is searched for the worker's marks only if its journal says it spawned a child.
+    const marked = () => child.watch?.mayHaveMarkedChildren() ?? true
+    const spawned = pid ? descendantsOf(pid) : marked() ? (child.watch?.target.ownChildren(Date.now()) ?? []) : []
     try {
       await child.worker.stop()
     } finally {
       // A thread's children by mark, listed again now that it stopped: code
       // still running until then (a pool respawning its processes) may have
       // spawned more since the first listing.
-      if (!pid) spawned.push(...(child.watch?.target.ownChildren(Date.now()) ?? []))
+      const searchMarks = marked()
+      if (!pid && searchMarks) spawned.push(...(child.watch?.target.ownChildren(Date.now()) ?? []))
       child.watch?.dispose()
       // Whatever the tests spawned and left running dies with the worker.
       if (pid) {
-        killTree(pid, spawned)
+        killTree(pid, spawned, searchMarks)
         unregisterWorker(pid)
       } else for (const childPid of new Set(spawned)) killTree(childPid)
       closeScratch(child)

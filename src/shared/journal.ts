@@ -91,6 +91,11 @@ export type JournalLine =
   | { kind: 'done'; seq: number }
   /** A run's clocks start again at `at`: a concurrent sibling had the thread while it spun. */
   | { kind: 'restart'; seq: number; at: number }
+  /**
+   * The worker spawned its first child (written before it): only then is the
+   * process table searched for its children's marks when the worker stops.
+   */
+  | { kind: 'spawn' }
 
 /** A test result as Vitest sends it: state, duration, errors as plain objects. */
 export type RecordedResult = Record<string, unknown> & { state?: string }

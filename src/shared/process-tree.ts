@@ -99,12 +99,13 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
  * `sleep` under execSync) has nothing to clean up. Descendants are stopped
  * first so that none forks a new one between the listing and the kill, and
  * continued last, so that none is ever left stopped (one that a SIGKILL could
- * not reach, a setuid browser helper say, runs on as it was).
+ * not reach, a setuid browser helper say, runs on as it was). `searchMarks`:
+ * false when the worker's journal says it never spawned (nothing carries its mark).
  */
-export function killTree(pid: number, known: readonly number[] = []): void {
+export function killTree(pid: number, known: readonly number[] = [], searchMarks = true): void {
   // Marked with its pid: what it spawned, even re-parented or in a session
   // of its own (setsid), where neither the tree nor the group reaches.
-  const found = [...new Set([...known, ...descendantsOf(pid), ...markedProcesses(`${pid}:`)])]
+  const found = [...new Set([...known, ...descendantsOf(pid), ...(searchMarks ? markedProcesses(`${pid}:`) : [])])]
   for (const child of found) trySignal(child, 'SIGSTOP')
   trySignal(-pid, 'SIGKILL')
   for (const child of found) trySignal(child, 'SIGKILL')

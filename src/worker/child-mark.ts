@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { CHILD_MARK, childMark, type ChildWait } from '../shared/child-mark.js'
+import { append } from './journal.js'
 import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypePush, ReflectApply, StringPrototypeStartsWith } from '../shared/intrinsics.js'
 
 type AnyFn = (...args: any[]) => any
@@ -23,7 +24,15 @@ export function installChildMarks(): void {
   // Read now: a test may redefine process.pid or stub the global `process` later.
   const pid = process.pid
   let threadId: number | undefined
-  const mark = (wait: ChildWait) => childMark(pid, (threadId ??= getBuiltinModule('node:worker_threads').threadId), wait)
+  let announced = false
+  const mark = (wait: ChildWait) => {
+    // On disk before the child exists: the main process searches for marked children only after a worker said it spawned one.
+    if (!announced) {
+      announced = true
+      append({ kind: 'spawn' }, true)
+    }
+    return childMark(pid, (threadId ??= getBuiltinModule('node:worker_threads').threadId), wait)
+  }
   const withMark = (options: unknown): object => {
     const given = (options && typeof options === 'object' ? options : {}) as { env?: NodeJS.ProcessEnv }
     return { ...given, env: { ...(given.env ?? process.env), [CHILD_MARK]: mark('sync') } }

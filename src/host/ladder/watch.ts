@@ -97,7 +97,7 @@ function comingStages(line: RunLine): number {
 }
 
 /** The lines the watch acts on; a test's own lines (its start, attempts, result) are not even parsed. */
-const WATCHED_KINDS: ReadonlySet<JournalLine['kind']> = new Set(['run', 'done', 'restart'])
+const WATCHED_KINDS: ReadonlySet<JournalLine['kind']> = new Set(['run', 'done', 'restart', 'spawn'])
 
 const watches = new Set<WorkerWatch>()
 let ticker: ReturnType<typeof setInterval> | undefined
@@ -130,6 +130,7 @@ export class WorkerWatch {
   /** The one timer of this worker, for the earliest stage due among its runs, and when that is (epoch ms; Infinity: none). */
   private timer: ReturnType<typeof setTimeout> | undefined
   private timerDue = Infinity
+  private spawned = false
 
   constructor(journal: string, readonly target: InspectorTarget, private readonly owner: WatchOwner) {
     this.tail = new JournalTail(journal, WATCHED_KINDS)
@@ -153,6 +154,16 @@ export class WorkerWatch {
     this.schedule()
   }
 
+  /**
+   * Whether the worker may have children carrying its mark: it said it
+   * spawned one, or its journal can no longer tell (the process table is
+   * then searched, as for any worker that said so).
+   */
+  mayHaveMarkedChildren(): boolean {
+    this.poll()
+    return this.spawned || this.disposed
+  }
+
   /** The worker is gone or stopped: nothing more to watch. */
   dispose(): void {
     if (this.disposed) return
@@ -173,6 +184,8 @@ export class WorkerWatch {
     } else if (line.kind === 'done') {
       if (!this.runs.delete(line.seq)) return
       if (this.link && this.stopping === 0 && !this.anyPastBudget()) void this.closeLink()
+    } else if (line.kind === 'spawn') {
+      this.spawned = true
     } else if (line.kind === 'restart') {
       const run = this.runs.get(line.seq)
       if (!run) return
