@@ -240,7 +240,15 @@ export class RunCollector {
     return this.nameProjects ? { project: project.name } : {}
   }
 
+  /** Paths as the report gives them; each test's file is asked for twice, so each path is worked out once. */
+  private readonly relativePaths = new Map<string, string>()
+
   relative(path: string): string {
-    return relative(this.root, path) || path
+    let found = this.relativePaths.get(path)
+    if (found === undefined) {
+      found = relative(this.root, path) || path
+      this.relativePaths.set(path, found)
+    }
+    return found
   }
 }
