@@ -142,16 +142,22 @@ const OWN_STACK_TRACE_LIMIT = typeof loadStackTraceLimit === 'number' && loadSta
  * must not shape, or blank, a stack the watchdog reads.
  */
 function withOwnStackTraces<T>(fn: () => T): T {
-  const errorCtor = SafeError as { prepareStackTrace?: unknown; stackTraceLimit?: number }
-  const hook = errorCtor.prepareStackTrace
-  const limit = errorCtor.stackTraceLimit
-  errorCtor.prepareStackTrace = loadPrepareStackTrace
-  errorCtor.stackTraceLimit = OWN_STACK_TRACE_LIMIT
+  return withValues([[SafeError, 'prepareStackTrace', loadPrepareStackTrace], [SafeError, 'stackTraceLimit', OWN_STACK_TRACE_LIMIT]], fn)
+}
+
+/** Runs `fn` with each `[object, key, value]` set, and what was there before put back afterwards, in reverse order. */
+function withValues<T>(values: ReadonlyArray<readonly [object, string, unknown]>, fn: () => T): T {
+  const before: unknown[] = []
+  // Indexed, not destructured: a test may replace Array.prototype[Symbol.iterator].
+  for (let i = 0; i < values.length; i++) {
+    const object = values[i]![0] as Record<string, unknown>
+    before[i] = object[values[i]![1]]
+    object[values[i]![1]] = values[i]![2]
+  }
   try {
     return fn()
   } finally {
-    errorCtor.prepareStackTrace = hook
-    errorCtor.stackTraceLimit = limit
+    for (let i = values.length - 1; i >= 0; i--) (values[i]![0] as Record<string, unknown>)[values[i]![1]] = before[i]
   }
 }
 
@@ -191,18 +197,9 @@ export function formatSites(error: Error, sites: readonly unknown[]): string | u
  * source-map decoding) with the JSON of load time: a test may have mocked it.
  */
 export function withLoadJSON<T>(fn: () => T): T {
-  const global = globalThis as { JSON: typeof JSON }
-  const current = global.JSON
+  const current = (globalThis as { JSON: typeof JSON }).JSON
   if (current === SafeJSON && current.parse === JSONParse) return fn()
-  const parse = SafeJSON.parse
-  global.JSON = SafeJSON
-  SafeJSON.parse = JSONParse
-  try {
-    return fn()
-  } finally {
-    SafeJSON.parse = parse
-    global.JSON = current
-  }
+  return withValues([[globalThis, 'JSON', SafeJSON], [SafeJSON, 'parse', JSONParse]], fn)
 }
 
 /** A V8 call site, as `Error.prepareStackTrace` receives it. */
@@ -218,15 +215,8 @@ export interface CallSite {
  * positions); a string where this realm's hook was not the one applied.
  */
 export function sitesOf(error: Error): readonly CallSite[] | string {
-  const errorCtor = SafeError as { prepareStackTrace?: unknown }
-  const hook = errorCtor.prepareStackTrace
-  errorCtor.prepareStackTrace = (_: unknown, sites: readonly CallSite[]) => sites
-  try {
-    const stack: unknown = error.stack
-    return typeof stack === 'string' || ArrayIsArray(stack) ? (stack as readonly CallSite[] | string) : ''
-  } finally {
-    errorCtor.prepareStackTrace = hook
-  }
+  const stack: unknown = withValues([[SafeError, 'prepareStackTrace', (_: unknown, sites: readonly CallSite[]) => sites]], () => error.stack)
+  return typeof stack === 'string' || ArrayIsArray(stack) ? (stack as readonly CallSite[] | string) : ''
 }
 
 /** The stack of an error the watchdog made, formatted by the hook of load time, not a test's. */
