@@ -3,7 +3,7 @@ import type { LeakMetaEntry } from '../../shared/report.js'
 import { absoluteNow, realSetTimeout } from '../../shared/clock.js'
 import { isUserCode, isWatchdogCode } from '../../shared/own-files.js'
 import { ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypeSlice, formatSites, ownError, WeakMapPrototypeGet, WeakMapPrototypeSet, decodeURIComponentOwn, RegExpPrototypeExec, SafeNumber, SafePromise, stackOf, StringPrototypeIncludes, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, StringPrototypeTrim } from '../../shared/intrinsics.js'
-import { aliveFor, aliveUnattributed, untrack, type Tracked } from './registry.js'
+import { aliveUnattributed, untrack, type Tracked } from './registry.js'
 
 /**
  * A resource whose end was asked for and is under way when the test ends (a
@@ -36,8 +36,17 @@ const HINTS: Record<Tracked['type'], string> = {
 }
 
 /**
- * The leaks of test `id`: resources that user code created while it ran and
- * that are still alive. One that is plainly pending (a timer, a listening
+ * At the end of a file: what was created while several tests ran at once
+ * (nobody's alone) and is still alive, with the same bound for what is
+ * closing.
+ */
+export function unattributedLeaks(): Promise<Tracked[]> {
+  return leaksOf(aliveUnattributed())
+}
+
+/**
+ * Of `all` (a test's resources still alive), the leaks: those that user code
+ * created. One that is plainly pending (a timer, a listening
  * server, a running child nobody killed) is a leak at once: the test asked
  * nothing to end it, so waiting could only hide a leak that happens to end a
  * moment later. The check waits, bounded, only while some are closing, and
@@ -47,20 +56,7 @@ const HINTS: Record<Tracked['type'], string> = {
  * count, so they never make a test wait. What the check saw is no longer
  * tracked (each leak is reported once).
  */
-export function leaksOf(alive: Tracked[]): Promise<Tracked[]> {
-  return settle(alive)
-}
-
-/**
- * At the end of a file: what was created while several tests ran at once
- * (nobody's alone) and is still alive, with the same bound for what is
- * closing.
- */
-export function unattributedLeaks(): Promise<Tracked[]> {
-  return settle(aliveUnattributed())
-}
-
-async function settle(all: Tracked[]): Promise<Tracked[]> {
+export async function leaksOf(all: Tracked[]): Promise<Tracked[]> {
   const own = ArrayPrototypeFilter(all, createdByUser)
   untrack(ArrayPrototypeFilter(all, (entry) => !ArrayPrototypeIncludes(own, entry)))
   const pending = ArrayPrototypeFilter(own, (entry) => !entry.closing())
