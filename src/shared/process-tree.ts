@@ -26,6 +26,7 @@ function parentTable(): Map<number, number> {
 
 /** Whether the kernel lists each thread's children (/proc/<pid>/task/<tid>/children, CONFIG_PROC_CHILDREN); read once. */
 let childrenFiles: boolean | undefined
+const kernelListsChildren = (): boolean => (childrenFiles ??= existsSync(`/proc/self/task/${process.pid}/children`))
 
 /**
  * The direct children of `pid`, from its threads' `children` files: a few
@@ -34,8 +35,7 @@ let childrenFiles: boolean | undefined
  * where the kernel has no such files.
  */
 function childrenOf(pid: number): number[] | null {
-  childrenFiles ??= existsSync(`/proc/self/task/${process.pid}/children`)
-  if (!childrenFiles) return null
+  if (!kernelListsChildren()) return null
   let tasks: string[]
   try {
     tasks = readdirSync(`/proc/${pid}/task`)
@@ -55,28 +55,21 @@ function childrenOf(pid: number): number[] | null {
 
 /** Every descendant of `root`, grandchildren included, deepest last. */
 export function descendantsOf(root: number): number[] {
-  const direct = childrenOf(root)
-  if (direct !== null) {
-    const found: number[] = []
-    const queue = direct
-    while (queue.length > 0) {
-      const pid = queue.shift()!
-      found.push(pid)
-      queue.push(...(childrenOf(pid) ?? []))
+  // The kernel's children files where it has them; otherwise one read of the whole parent table.
+  let children = (pid: number): number[] => childrenOf(pid) ?? []
+  if (!kernelListsChildren()) {
+    const table = new Map<number, number[]>()
+    for (const [pid, ppid] of parentTable()) {
+      const list = table.get(ppid)
+      if (list) list.push(pid)
+      else table.set(ppid, [pid])
     }
-    return found
-  }
-  const table = parentTable()
-  const children = new Map<number, number[]>()
-  for (const [pid, ppid] of table) {
-    const list = children.get(ppid) ?? []
-    list.push(pid)
-    children.set(ppid, list)
+    children = (pid) => table.get(pid) ?? []
   }
   const found: number[] = []
   const queue = [root]
   while (queue.length > 0) {
-    const next = children.get(queue.shift()!) ?? []
+    const next = children(queue.shift()!)
     found.push(...next)
     queue.push(...next)
   }
