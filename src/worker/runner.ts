@@ -35,7 +35,7 @@ import { installLeakTracking } from './leaks/patches.js'
 import { installChildMarks } from './child-mark.js'
 import { aliveFor, testEnded, testStarted } from './leaks/registry.js'
 import { fullTestName, retryCount } from '../shared/test-task.js'
-import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSplice, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
+import { ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypeSome, DateNow, MathMax, ObjectAssign, ObjectDefineProperty, ObjectKeys, PromisePrototypeThen, PromiseResolve, RegExpPrototypeTest, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../shared/intrinsics.js'
 
 // The inspector is needed only after a stop: loaded then, through the loader of load time (a test may stub `process`).
 const getBuiltinModule = process.getBuiltinModule
@@ -236,11 +236,7 @@ export default class WatchdogRunner extends TestRunner {
     if (kind === 'beforeEach' || kind === 'afterEach') {
       const test = (args[0] as TestContext | undefined)?.task as RunnerTestCase | undefined
       if (test) {
-        const gate = WeakMapPrototypeGet(this.signals, test)
-        return {
-          ...this.testSpec(test, `${subject} of test "${fullTestName(test)}"`, resolveBudget(test, settings, hookTimeout, this.config.tags)),
-          abort: gate ? (reason) => gate.abort(reason) : undefined,
-        }
+        return this.testSpec(test, `${subject} of test "${fullTestName(test)}"`, resolveBudget(test, settings, hookTimeout, this.config.tags), WeakMapPrototypeGet(this.signals, test))
       }
     }
     const where = 'filepath' in suite ? 'of the file' : `of describe "${suite.name}"`
@@ -257,9 +253,24 @@ export default class WatchdogRunner extends TestRunner {
     return { grace: this.setup().settings.grace, root: this.config.root }
   }
 
-  /** A guarded run that belongs to `test`: its body, or one of its hooks. */
-  private testSpec(test: RunnerTestCase, subject: string, budget: Budget): GuardSpec {
-    return { ...this.common(), subject, budget, file: test.file.filepath, name: fullTestName(test), test: test.id }
+  /**
+   * A guarded run that belongs to `test`: its body (`body`), or one of its
+   * hooks; `gate`: the test's signal, aborted at stage abort. One object
+   * literal, no spreads: this runs for every test.
+   */
+  private testSpec(test: RunnerTestCase, subject: string, budget: Budget, gate?: GatedSignal, body = false): GuardSpec {
+    return {
+      grace: this.setup().settings.grace,
+      root: this.config.root,
+      subject,
+      budget,
+      file: test.file.filepath,
+      name: fullTestName(test),
+      test: test.id,
+      abort: gate ? (reason) => gate.abort(reason) : undefined,
+      expire: body ? () => gate?.release() : undefined,
+      definition: body ? () => definitionOf(test) : undefined,
+    }
   }
 
   private hookTimeout(): Budget {
@@ -481,19 +492,7 @@ export default class WatchdogRunner extends TestRunner {
   async runTask(test: RunnerTestCase): Promise<void> {
     const fn = TestRunner.getTestFn(test)
     const gate = WeakMapPrototypeGet(this.signals, test)
-    // One object literal: this runs for every test.
-    await this.guarded(() => ({
-      grace: this.setup().settings.grace,
-      root: this.config.root,
-      subject: 'Test',
-      budget: this.resolve(test),
-      file: test.file.filepath,
-      name: fullTestName(test),
-      test: test.id,
-      definition: () => definitionOf(test),
-      abort: gate ? (reason) => gate.abort(reason) : undefined,
-      expire: () => gate?.release(),
-    }), () => {
+    await this.guarded(() => this.testSpec(test, 'Test', this.resolve(test), gate, true), () => {
       const run = () => (gate ? gate.start(fn) : fn())
       // Standing down, Vitest's own timeouts are left as they are.
       return this.standDown ? run() : callWithoutVitestTimer(fn, run)
