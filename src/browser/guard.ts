@@ -11,12 +11,13 @@
  * that does not answer has its running JavaScript terminated over CDP, and
  * `stop` here is told where it was.
  */
+import { parsedFrames, type ParsedFrame } from '../shared/stack-frames.js'
 import type { RunMessage, StopAnswer, Verdict } from '../shared/browser-protocol.js'
 import { TestStoppedError } from '../shared/errors.js'
 import type { Stage, StopReason } from '../shared/stop.js'
 import { stoppedError, type GuardSpecBase } from '../shared/budget.js'
 import { absoluteNow, realClearTimeout, realSetTimeout, stageTimer } from '../shared/clock.js'
-import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypePush, ArrayPrototypeShift, ArrayPrototypeSplice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, mapValues, PromisePrototypeThen, PromiseRace, RegExpPrototypeExec, SafeNumber, SafePromise, StringPrototypeIncludes, StringPrototypeSplit } from '../shared/intrinsics.js'
+import { ArrayPrototypeFilter, ArrayPrototypeFind, ArrayPrototypePush, ArrayPrototypeShift, ArrayPrototypeSplice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, mapValues, PromisePrototypeThen, PromiseRace, SafePromise, StringPrototypeIncludes } from '../shared/intrinsics.js'
 
 /** In a page, a guarded run is told only what every guard is told. */
 export type BrowserGuardSpec = GuardSpecBase
@@ -143,7 +144,7 @@ export class BrowserGuard {
       ;(error as { stop: object }).stop = { ...error.stop, stack: `${error.name}: ${error.message}\n${outcome.verdict.originalStack}` }
       // Vitest 4 maps a browser stack's 1-based column as if 0-based, which puts the
       // code frame's caret one column left: the frames, already original, are given as they are.
-      ;(error as { stacks?: ParsedFrame[] }).stacks = parsedFrames(outcome.verdict.originalStack)
+      ;(error as { stacks?: ParsedFrame[] }).stacks = ArrayPrototypeFilter(parsedFrames(outcome.verdict.originalStack), (frame) => !StringPrototypeIncludes(frame.file, '/node_modules/'))
       throw error
     }
     if (me.aborted) throw this.stopped(me, 'abort', 'settled-after-abort')
@@ -237,22 +238,3 @@ export class BrowserGuard {
 
 }
 
-/** A stack frame as Vitest parses one (`error.stacks`): original file, 1-based line and column. */
-interface ParsedFrame {
-  file: string
-  line: number
-  column: number
-  method: string
-}
-
-/** V8-format frames (`    at fn (file:line:column)`), without dependencies' frames, as Vitest leaves them out. */
-function parsedFrames(stack: string): ParsedFrame[] {
-  const frames: ParsedFrame[] = []
-  const lines = StringPrototypeSplit(stack, '\n')
-  for (let i = 0; i < lines.length; i++) {
-    const match = RegExpPrototypeExec(/^\s*at (?:(.*) \()?(.+):(\d+):(\d+)\)?$/, lines[i]!)
-    if (!match || StringPrototypeIncludes(match[2]!, '/node_modules/')) continue
-    ArrayPrototypePush(frames, { method: match[1] ?? '', file: match[2]!, line: SafeNumber(match[3]), column: SafeNumber(match[4]) })
-  }
-  return frames
-}

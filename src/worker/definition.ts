@@ -5,7 +5,8 @@
  * unformatted) and mapped only when a stop needs them.
  */
 import type { SourceLocation } from '../shared/stop.js'
-import { ArrayIsArray, ArrayPrototypeMap, ownError, RegExpPrototypeExec, sitesOf, SafeNumber, StringPrototypeSplit, WeakMapPrototypeGet, WeakMapPrototypeSet, type CallSite } from '../shared/intrinsics.js'
+import { ArrayIsArray, ArrayPrototypeMap, ownError, sitesOf, WeakMapPrototypeGet, WeakMapPrototypeSet, type CallSite } from '../shared/intrinsics.js'
+import { parsedFrames } from '../shared/stack-frames.js'
 import { mapFrame } from './stuck-location.js'
 import type { RawFrame } from '../shared/endpoint.js'
 
@@ -19,9 +20,6 @@ export function noteDefinition(task: object): void {
   WeakMapPrototypeSet(definitions, task, ownError('definition', DEFINITION_FRAMES))
 }
 
-/** A V8 stack line's location, in a line like "    at fn (/a/b.ts:3:7)" or "    at /a/b.ts:3:7". */
-const STACK_LINE = /\(?([^\s()]+):(\d+):(\d+)\)?$/
-
 function rawFrames(sites: readonly CallSite[] | string): RawFrame[] {
   if (ArrayIsArray(sites)) {
     return ArrayPrototypeMap(sites as readonly CallSite[], (site) => ({
@@ -31,13 +29,7 @@ function rawFrames(sites: readonly CallSite[] | string): RawFrame[] {
       columnNumber: (site.getColumnNumber() ?? 1) - 1,
     }))
   }
-  const frames: RawFrame[] = []
-  const lines = StringPrototypeSplit(sites as string, '\n')
-  for (let i = 0; i < lines.length; i++) {
-    const match = RegExpPrototypeExec(STACK_LINE, lines[i]!)
-    if (match) frames[frames.length] = { functionName: '', url: match[1]!, lineNumber: SafeNumber(match[2]) - 1, columnNumber: SafeNumber(match[3]) - 1 }
-  }
-  return frames
+  return ArrayPrototypeMap(parsedFrames(sites as string), (frame) => ({ functionName: '', url: frame.file, lineNumber: frame.line - 1, columnNumber: frame.column - 1 }))
 }
 
 /** The test's `test(` line in its file: Vitest's own location when the user asked for it, else the frames taken at its definition. */
